@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= outputs/demo
+
+.PHONY: demo test test-fast bench lab lint setup check-pango clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml | check-pango
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m ipykernel install --prefix $(abspath $(VENV)) --name python3 >/dev/null
+	@touch $(STAMP)
+
+# WeasyPrint renders with Pango, which comes from Debian, not PyPI.
+check-pango:
+	@$(PYTHON) -c "import ctypes.util as u, sys; sys.exit(0 if u.find_library('pango-1.0') and u.find_library('pangoft2-1.0') else 1)" \
+	 || { echo "cxreports needs Pango for PDF rendering. Install it with:"; \
+	      echo "    sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0"; exit 1; }
+
+demo: $(STAMP)
+	$(BIN)/cxreports demo --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check cxreports tests benchmarks notebooks
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,151 @@
+"""The ``cxreports`` command line: parse, call the library, set the exit code.
+
+Exit codes for every command: 0 all done; 1 done, but rows were set aside or
+some outputs failed (each named); 2 nothing usable (bad arguments,
+unreadable source).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from .errors import CxReportsError
+from .validation import ValidatedData, validate_source
+
+app = typer.Typer(
+    name="cxreports",
+    help="Prove which agent behaviours move customer outcomes; write coaching packs "
+    "and vendor scorecards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: run the app, turning kit errors into one sentence and exit 2."""
+    try:
+        app()
+    except CxReportsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+
+
+def _fail(exc: CxReportsError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(exc.exit_code)
+
+
+def print_validation(data: ValidatedData) -> None:
+    """A table of rows read/kept/set aside per table, then example reasons."""
+    table = RichTable(title=f"Validation of {data.source}", title_justify="left")
+    for name in ("table", "read", "kept", "set aside", "source"):
+        table.add_column(name, justify="right" if name in ("read", "kept", "set aside") else "left")
+    for report in data.reports.values():
+        table.add_row(
+            report.table,
+            f"{report.rows_read:,}",
+            f"{report.rows_kept:,}",
+            f"{report.rows_set_aside:,}",
+            report.origin or "(absent: optional)",
+        )
+    out_console.print(table)
+    for report in data.reports.values():
+        for example in report.examples:
+            err_console.print(f"set aside: {example}", highlight=False, soft_wrap=True)
+        more = report.rows_set_aside - len(report.examples)
+        if more > 0:
+            err_console.print(f"  … and {more:,} more in {report.table}", highlight=False)
+
+
+@app.command("sample-data")
+def sample_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")],
+    agents: Annotated[int, typer.Option(min=5, help="Number of agents.")] = 120,
+    months: Annotated[int, typer.Option(min=1, max=36, help="Months of history.")] = 6,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
+    last_period: Annotated[
+        str, typer.Option("--last-period", help="Last month generated, YYYY-MM.")
+    ] = "2026-10",
+    contacts: Annotated[
+        int, typer.Option("--contacts", min=1, help="Average contacts per agent per month.")
+    ] = 120,
+    broken: Annotated[
+        bool, typer.Option("--broken", help="Append rows breaking every contract rule "
+                           "(listed in broken.json).")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, parquet or duckdb.")
+    ] = "csv",
+) -> None:
+    """Write a synthetic contact centre with planted drivers (truth.json beside it).
+
+    Example: cxreports sample-data --out data/sample --agents 120 --months 6 --seed 7
+    """
+    from .periods import parse_period
+    from .sample import write_sample_data
+
+    if fmt not in ("csv", "parquet", "duckdb"):
+        raise _fail(CxReportsError(f"--format {fmt!r} is not one of csv, parquet, duckdb"))
+    try:
+        parse_period(last_period)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    path = write_sample_data(out, agents=agents, months=months, seed=seed,
+                             last_period=last_period, contacts_per_month=contacts,
+                             broken=broken, fmt=fmt)
+    out_console.print(f"sample data written to {path}", highlight=False)
+
+
+@app.command()
+def validate(
+    source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write DIR/<table>.csv of rows set aside.")
+    ] = None,
+) -> None:
+    """Check a source against the data contract; set bad rows aside with reasons.
+
+    Exit 0 clean, 1 rows set aside, 2 unusable.
+
+    Example: cxreports validate data/sample --rejects out/rejects
+    """
+    try:
+        data = validate_source(source)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    print_validation(data)
+    if rejects is not None:
+        written = data.write_rejects(rejects)
+        for name, path in written.items():
+            out_console.print(f"rejects for {name}: {path}", highlight=False)
+    raise typer.Exit(1 if data.rows_set_aside else 0)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
+) -> None:
+    """Generate the sample contact centre and run the monthly job on it.
+
+    Example: cxreports demo --out outputs/demo
+    """
+    from .demo import run_demo
+
+    try:
+        code = run_demo(out, console=out_console)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

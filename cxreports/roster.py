@@ -1,0 +1,130 @@
+"""Effective-dated roster: who an agent reported to, where, on any date.
+
+An agent who moves team has two roster rows. ``valid_to`` is the last day of
+an assignment (inclusive) and empty means current. Where two assignments of
+one agent overlap, the one that started later wins: it is the newer fact.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from .periods import Period, parse_period
+
+__all__ = ["ASSIGNMENT_COLUMNS", "assign_roster", "roster_for_period", "roster_on"]
+
+#: Roster columns copied onto facts by :func:`assign_roster`.
+ASSIGNMENT_COLUMNS = [
+    "supervisor_id", "supervisor_name", "site", "vendor", "shore", "agent_name",
+]
+
+
+def roster_on(roster: pd.DataFrame, on: date | str) -> pd.DataFrame:
+    """One row per agent on the roster on day ``on``.
+
+    Returns
+    -------
+    pd.DataFrame
+        The roster's columns, one row per agent whose assignment covers
+        ``on`` (the latest-starting one where assignments overlap).
+
+    Examples
+    --------
+    >>> roster = pd.DataFrame({
+    ...     "agent_id": ["a1", "a1"], "supervisor_id": ["s1", "s2"],
+    ...     "valid_from": pd.to_datetime(["2026-01-01", "2026-08-01"]),
+    ...     "valid_to": pd.to_datetime(["2026-07-31", None]),
+    ... })
+    >>> roster_on(roster, "2026-09-15")["supervisor_id"].tolist()
+    ['s2']
+    """
+    day = pd.Timestamp(on)
+    return _latest_assignment(roster, day, day)
+
+
+def roster_for_period(roster: pd.DataFrame, period: Period | str) -> pd.DataFrame:
+    """One row per agent who worked in ``period``, placed in their last team of it.
+
+    An agent who moved team during the month belongs to the team they moved
+    to; an agent who left during the month stays with the team they left.
+
+    Examples
+    --------
+    >>> roster = pd.DataFrame({
+    ...     "agent_id": ["a1", "a1"], "supervisor_id": ["s1", "s2"],
+    ...     "valid_from": pd.to_datetime(["2026-01-01", "2026-10-15"]),
+    ...     "valid_to": pd.to_datetime(["2026-10-14", None]),
+    ... })
+    >>> roster_for_period(roster, "2026-10")["supervisor_id"].tolist()
+    ['s2']
+    """
+    period = parse_period(period)
+    return _latest_assignment(roster, pd.Timestamp(period.start), pd.Timestamp(period.end))
+
+
+def _latest_assignment(roster: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per agent, the latest-starting assignment that overlaps ``[start, end]``."""
+    frm = pd.to_datetime(roster["valid_from"])
+    to = pd.to_datetime(roster["valid_to"])
+    live = roster[(frm <= end) & (to.isna() | (to >= start))]
+    live = live.assign(_from=frm[live.index]).sort_values(["agent_id", "_from"], kind="stable")
+    latest = live.drop_duplicates("agent_id", keep="last").drop(columns="_from")
+    return latest.reset_index(drop=True)
+
+
+def assign_roster(
+    facts: pd.DataFrame,
+    roster: pd.DataFrame,
+    *,
+    on: str,
+    agent: str = "agent_id",
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Add each fact's team (supervisor, site, vendor, shore) as of its own date.
+
+    Parameters
+    ----------
+    facts
+        Rows with an agent id and a date or timestamp column.
+    roster
+        The validated roster.
+    on
+        Name of the date column in ``facts``.
+    agent
+        Name of the agent id column in ``facts``.
+    columns
+        Roster columns to add; default :data:`ASSIGNMENT_COLUMNS` present in
+        the roster.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``facts`` in its original order with the roster columns added (empty
+        where no assignment covers the date; validation sets such rows aside,
+        so this happens only for unvalidated input).
+    """
+    wanted = [c for c in (columns or ASSIGNMENT_COLUMNS) if c in roster.columns]
+    clash = [c for c in wanted if c in facts.columns]
+    facts = facts.drop(columns=clash)
+    r = roster[["agent_id", "valid_from", "valid_to", *wanted]]
+    f = facts.assign(__fact_row=range(len(facts)))
+    con = duckdb.connect()
+    try:
+        con.register("f", f)
+        con.register("r", r)
+        picked = con.execute(
+            f"""
+            SELECT f.__fact_row, {", ".join(f'r."{c}"' for c in wanted)}
+            FROM f JOIN r ON r.agent_id = f."{agent}"
+             AND CAST(f."{on}" AS DATE) >= CAST(r.valid_from AS DATE)
+             AND (r.valid_to IS NULL OR CAST(f."{on}" AS DATE) <= CAST(r.valid_to AS DATE))
+            QUALIFY row_number() OVER (PARTITION BY f.__fact_row ORDER BY r.valid_from DESC) = 1
+            """
+        ).df()
+    finally:
+        con.close()
+    out = f.merge(picked, on="__fact_row", how="left").sort_values("__fact_row")
+    return out.drop(columns="__fact_row").reset_index(drop=True)

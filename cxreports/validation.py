@@ -1,0 +1,418 @@
+"""Validate a source against the data contract, setting bad rows aside.
+
+The rules of :mod:`cxreports.contract` become one DuckDB query per table, so
+ten million rows are checked without leaving the engine. Every problem with a
+row is collected (not only the first), in three passes:
+
+1. row rules: empty ids, unparsable dates, numbers out of range, unknown
+   enumeration values, booleans that are not booleans;
+2. repeated keys: among rows that passed 1, the first by source order is kept;
+3. references: the agent must be on the roster on the row's date, and the
+   behaviour on the QA form (both checked against the *validated* roster and
+   form).
+
+Good rows plus set-aside rows always equal the rows read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .contract import (
+    BOOLEAN_FALSE,
+    BOOLEAN_TRUE,
+    NOT_APPLICABLE,
+    SCORE_NO,
+    SCORE_YES,
+    TABLES,
+    Column,
+    Table,
+)
+from .files import atomic_path
+from .sources import ROW_COLUMN, RawTable, connect, load_source
+
+__all__ = ["TableReport", "ValidatedData", "validate_source"]
+
+_REASON = "__cx_reason"
+_OK_TYPES_NUMBER = ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
+                    "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "DECIMAL")
+
+
+@dataclass
+class TableReport:
+    """What validation did to one table."""
+
+    table: str
+    origin: str | None
+    rows_read: int
+    rows_kept: int
+    rows_set_aside: int
+    sha256: str | None = None
+    #: Up to five example reasons, for the console.
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def present(self) -> bool:
+        return self.origin is not None
+
+
+@dataclass
+class ValidatedData:
+    """The validated tables of one source, held in DuckDB.
+
+    ``table(name)`` returns the good rows as a typed DataFrame (contract
+    columns first, extra columns after); a missing optional table comes back
+    empty with the contract's columns, so every analysis can ask for it.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    source: str
+    reports: dict[str, TableReport]
+    raw: dict[str, RawTable]
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def rows_set_aside(self) -> int:
+        return sum(r.rows_set_aside for r in self.reports.values())
+
+    def has_table(self, name: str) -> bool:
+        """Whether the source supplied table ``name`` (optional ones may be absent)."""
+        return self.reports[name].present
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The good rows of table ``name``, typed, in source order."""
+        if name not in self._cache:
+            self._cache[name] = self.con.execute(
+                f"SELECT * EXCLUDE ({ROW_COLUMN}, {_REASON}) FROM checked_{name} "
+                f"WHERE {_REASON} = '' ORDER BY {ROW_COLUMN}"
+            ).df()
+        return self._cache[name].copy()
+
+    def rejects(self, name: str) -> pd.DataFrame:
+        """The set-aside rows of ``name`` as they came, plus ``reason``."""
+        return self.con.execute(_rejects_sql(name, self.raw.get(name))).df()
+
+    def write_rejects(self, folder: str | os.PathLike) -> dict[str, Path]:
+        """Write ``<folder>/<table>.csv`` for every table with rows set aside.
+
+        Each file holds the rejected rows as they came plus a ``reason``
+        column; files are written whole (to a temporary name, then renamed).
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, report in self.reports.items():
+            target = folder / f"{name}.csv"
+            if report.rows_set_aside == 0:
+                continue
+            with atomic_path(target) as tmp:
+                sql = _rejects_sql(name, self.raw[name])
+                self.con.execute(f"COPY ({sql}) TO '{_sql_text(tmp)}' (HEADER, DELIMITER ',')")
+            written[name] = target
+        return written
+
+
+def validate_source(source: str | os.PathLike, *, memory_limit: str | None = None) -> ValidatedData:
+    """Read ``source``, check it against the contract and set bad rows aside.
+
+    Parameters
+    ----------
+    source
+        A folder of CSV/Parquet files, a ``.duckdb`` file or a SQLAlchemy URL.
+    memory_limit
+        DuckDB buffer limit such as ``"2GB"``; DuckDB spills to disk beyond it.
+
+    Returns
+    -------
+    ValidatedData
+        The good rows of every table and a :class:`TableReport` per table.
+
+    Raises
+    ------
+    UnusableInputError
+        When a file cannot be read, or a required table or column is missing.
+
+    Examples
+    --------
+    >>> data = validate_source("data/sample")  # doctest: +SKIP
+    >>> data.reports["interactions"].rows_set_aside  # doctest: +SKIP
+    0
+    """
+    con = connect(memory_limit)
+    raw = load_source(source, con)
+    reports = {}
+    for spec in TABLES:
+        reports[spec.name] = _validate_table(con, spec, raw.get(spec.name))
+    return ValidatedData(con=con, source=os.fspath(source), reports=reports, raw=raw)
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _in(expr: str, values: Iterable[str]) -> str:
+    return f"{expr} IN ({', '.join(_lit(v) for v in values)})"
+
+
+def _shown(expr: str) -> str:
+    """The raw value as it will be shown in a reason (long values cut)."""
+    return f"left(CAST({expr} AS VARCHAR), 60)"
+
+
+def _quoted(expr: str) -> str:
+    """SQL for ``expr`` wrapped in single quotes, for reasons."""
+    return "(chr(39) || " + expr + " || chr(39))"
+
+
+@dataclass
+class _ColumnSql:
+    value: str  # typed value
+    problems: list[str]  # SQL expressions yielding a reason or NULL
+
+
+def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
+    """Typed value and problem expressions for one column.
+
+    ``raw_type`` is the DuckDB type of the raw column (``None`` if the source
+    lacks the column, which then reads as empty). Typed sources such as
+    Parquet skip the text parsing their type makes unnecessary.
+    """
+    name = col.name
+    if raw_type is None:
+        raw, text, present = "NULL", "NULL", "FALSE"
+    else:
+        raw = _q(name)
+        text = f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
+        present = f"({text} IS NOT NULL)"
+    is_text = raw_type in (None, "VARCHAR")
+    problems: list[str] = []
+    label = _lit(name)
+
+    if col.kind in ("id", "text"):
+        value = text
+    elif col.kind == "enum":
+        value = f"lower({text})"
+        problems.append(
+            f"CASE WHEN {present} AND NOT {_in(value, col.values)} THEN "
+            f"{label} || ' ' || {_quoted(_shown(text))} || ' is not one of "
+            f"{', '.join(col.values)}' END"
+        )
+        value = f"CASE WHEN {_in(value, col.values)} THEN {value} END"
+    elif col.kind == "bool":
+        if raw_type == "BOOLEAN":
+            value = raw
+        else:
+            low = f"lower({text})"
+            value = (
+                f"CASE WHEN {_in(low, BOOLEAN_TRUE)} THEN TRUE "
+                f"WHEN {_in(low, BOOLEAN_FALSE)} THEN FALSE END"
+            )
+            problems.append(
+                f"CASE WHEN {present} AND {value} IS NULL THEN {label} || ' ' || "
+                f"{_quoted(_shown(text))} || ' is not true/false, yes/no, t/f or 1/0' END"
+            )
+    elif col.kind in ("number", "integer", "score"):
+        if raw_type is not None and raw_type.split("(")[0] in _OK_TYPES_NUMBER:
+            parsed = f"CAST({raw} AS DOUBLE)"
+            value = parsed
+        elif col.kind == "score":
+            low = f"lower({text})"
+            parsed = f"TRY_CAST({text} AS DOUBLE)"
+            value = (
+                f"CASE WHEN {_in(low, SCORE_YES)} THEN 1.0 WHEN {_in(low, SCORE_NO)} THEN 0.0 "
+                f"WHEN {_in(low, NOT_APPLICABLE)} THEN NULL ELSE {parsed} END"
+            )
+            problems.append(
+                f"CASE WHEN {present} AND NOT {_in(low, SCORE_YES + SCORE_NO + NOT_APPLICABLE)} "
+                f"AND {parsed} IS NULL THEN {label} || ' ' || {_quoted(_shown(text))} || "
+                f"' is not a number, yes/no, pass/fail or N/A' END"
+            )
+        else:
+            parsed = f"TRY_CAST({text} AS DOUBLE)"
+            value = parsed
+            problems.append(
+                f"CASE WHEN {present} AND {parsed} IS NULL THEN {label} || ' ' || "
+                f"{_quoted(_shown(text))} || ' is not a number' END"
+            )
+        problems.append(
+            f"CASE WHEN {value} IS NOT NULL AND NOT isfinite({value}) THEN "
+            f"{label} || ' ' || {_quoted(_shown(text))} || ' is not a finite number' END"
+        )
+        checks = []
+        if col.low is not None:
+            checks.append(f"{value} < {col.low}")
+        if col.high is not None:
+            checks.append(f"{value} > {col.high}")
+        if checks:
+            bound = _range_text(col)
+            problems.append(
+                f"CASE WHEN {' OR '.join(checks)} THEN {label} || ' ' || "
+                f"{_shown(text)} || ' is {bound}' END"
+            )
+        if col.kind == "integer":
+            problems.append(
+                f"CASE WHEN isfinite({value}) AND {value} <> round({value}) THEN "
+                f"{label} || ' ' || {_shown(text)} || ' is not a whole number' END"
+            )
+            value = f"CAST(CASE WHEN isfinite({value}) THEN {value} END AS DOUBLE)"
+    elif col.kind in ("date", "timestamp", "week"):
+        if not is_text and raw_type.startswith(("TIMESTAMP", "DATE")):
+            parsed = f"CAST({raw} AS TIMESTAMP)"
+        else:
+            parsed = f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            if col.kind == "week":
+                parsed = f"coalesce({parsed}, TRY_STRPTIME({text} || '-1', '%G-W%V-%u'))"
+        if col.kind == "timestamp":
+            value = parsed
+        elif col.kind == "date":
+            value = f"CAST({parsed} AS DATE)"
+        else:
+            value = f"CAST(date_trunc('week', {parsed}) AS DATE)"
+        problems.append(
+            f"CASE WHEN {present} AND {parsed} IS NULL THEN {label} || ' ' || "
+            f"{_quoted(_shown(text))} || ' is not an ISO 8601 date' END"
+        )
+    else:  # pragma: no cover - the contract only uses the kinds above
+        raise ValueError(f"unknown column kind {col.kind}")
+
+    if col.required:
+        problems.insert(0, f"CASE WHEN NOT {present} THEN {label} || ' is empty' END")
+    return _ColumnSql(value, problems)
+
+
+def _range_text(col: Column) -> str:
+    def fmt(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else str(x)
+
+    if col.low is not None and col.high is not None:
+        return f"outside {fmt(col.low)} to {fmt(col.high)}"
+    if col.low is not None:
+        return f"below {fmt(col.low)}" if col.low != 0 else "negative"
+    return f"above {fmt(col.high)}"
+
+
+def _empty_raw(con: duckdb.DuckDBPyConnection, spec: Table) -> str:
+    relation = f"raw_{spec.name}"
+    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {_q(c.name)}" for c in spec.columns)
+    con.execute(
+        f"CREATE OR REPLACE VIEW {relation} AS "
+        f"SELECT {columns}, CAST(NULL AS BIGINT) AS {ROW_COLUMN} WHERE FALSE"
+    )
+    return relation
+
+
+def _validate_table(
+    con: duckdb.DuckDBPyConnection, spec: Table, raw: RawTable | None
+) -> TableReport:
+    relation = raw.relation if raw else _empty_raw(con, spec)
+    types = {
+        r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    }
+    selects, problems = [], []
+    for col in spec.columns:
+        sql = _column_sql(col, types.get(col.name))
+        selects.append(f"{sql.value} AS {_q(col.name)}")
+        problems.extend(sql.problems)
+    extras = [c for c in types if c not in spec.column_index and c != ROW_COLUMN]
+    selects.extend(_q(c) for c in extras)
+    stage = f"stage_{spec.name}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {ROW_COLUMN}, {', '.join(selects)}, "
+        f"concat_ws('; ', {', '.join(problems)}) AS {_REASON} FROM {relation}"
+    )
+
+    later = []  # extra reasons from passes 2 and 3, as SQL expressions over s.*
+    joins = ""
+    if spec.key:
+        keys = ", ".join(_q(k) for k in spec.key)
+        named = " || ', ' || ".join(f"{_lit(k + ' ')} || {_quoted('s.' + _q(k))}" for k in spec.key)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE firsts_{spec.name} AS "
+            f"SELECT {keys}, min({ROW_COLUMN}) AS first_row FROM {stage} "
+            f"WHERE {_REASON} = '' GROUP BY {keys} HAVING count(*) > 1"
+        )
+        on = " AND ".join(f"s.{_q(k)} = d.{_q(k)}" for k in spec.key)
+        joins += f" LEFT JOIN firsts_{spec.name} d ON {on}"
+        later.append(
+            f"CASE WHEN s.{_REASON} = '' AND d.first_row IS NOT NULL AND "
+            f"s.{ROW_COLUMN} <> d.first_row THEN 'repeated ' || {named} || "
+            f"' (first at row ' || d.first_row || ')' END"
+        )
+    if spec.agent_on:
+        on_day = f"CAST(s.{_q(spec.agent_on)} AS DATE)"
+        later.append(
+            f"CASE WHEN s.agent_id IS NOT NULL AND {on_day} IS NOT NULL AND NOT EXISTS ("
+            f"SELECT 1 FROM checked_roster r WHERE r.{_REASON} = '' "
+            f"AND r.agent_id = s.agent_id AND {on_day} >= r.valid_from "
+            f"AND (r.valid_to IS NULL OR {on_day} <= r.valid_to)) THEN "
+            f"CASE WHEN EXISTS (SELECT 1 FROM checked_roster r2 WHERE r2.{_REASON} = '' "
+            f"AND r2.agent_id = s.agent_id) "
+            f"THEN 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster on ' || {on_day} "
+            f"ELSE 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster' END END"
+        )
+    if spec.behavior:
+        b = f"s.{_q(spec.behavior)}"
+        later.append(
+            f"CASE WHEN {b} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_qa_form f "
+            f"WHERE f.{_REASON} = '' AND f.behavior_id = {b}) THEN "
+            f"{_lit(spec.behavior + ' ')} || {_quoted(b)} || ' is not on the QA form' END"
+        )
+    reason = f"s.{_REASON}"
+    if later:
+        reason = f"concat_ws('; ', NULLIF(s.{_REASON}, ''), {', '.join(later)})"
+    con.execute(
+        f"CREATE OR REPLACE TABLE checked_{spec.name} AS "
+        f"SELECT s.* EXCLUDE ({_REASON}), {reason} AS {_REASON} FROM {stage} s{joins}"
+    )
+    con.execute(f"DROP TABLE {stage}")
+    if spec.key:
+        con.execute(f"DROP TABLE firsts_{spec.name}")
+
+    rows_read, set_aside = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {_REASON} <> '') FROM checked_{spec.name}"
+    ).fetchall()[0]
+    examples = [
+        f"{raw.origin if raw else spec.name} row {r[0]}: {r[1]}"
+        for r in con.execute(
+            f"SELECT {ROW_COLUMN}, {_REASON} FROM checked_{spec.name} WHERE {_REASON} <> '' "
+            f"ORDER BY {ROW_COLUMN} LIMIT 5"
+        ).fetchall()
+    ]
+    return TableReport(
+        table=spec.name,
+        origin=raw.origin if raw else None,
+        rows_read=int(rows_read),
+        rows_kept=int(rows_read - set_aside),
+        rows_set_aside=int(set_aside),
+        sha256=raw.sha256 if raw else None,
+        examples=examples,
+    )
+
+
+def _rejects_sql(name: str, raw: RawTable | None) -> str:
+    if raw is None:
+        return f"SELECT NULL AS reason WHERE FALSE"
+    columns = ", ".join(f"r.{_q(c)}" for c in raw.columns)
+    reason_name = "reason" if "reason" not in raw.columns else "cx_reason"
+    return (
+        f"SELECT {columns}, 'row ' || c.{ROW_COLUMN} || ': ' || c.{_REASON} AS {reason_name} "
+        f"FROM {raw.relation} r JOIN checked_{name} c ON r.{ROW_COLUMN} = c.{ROW_COLUMN} "
+        f"WHERE c.{_REASON} <> '' ORDER BY c.{ROW_COLUMN}"
+    )

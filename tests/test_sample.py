@@ -1,0 +1,60 @@
+"""The sample generator: deterministic, realistic shape, truth written beside it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from cxreports import make_sample_data, validate_source
+from tests.conftest import run_cli
+
+
+def test_same_seed_same_data_and_different_seed_differs():
+    a = make_sample_data(agents=20, months=2, contacts_per_month=10, seed=3)
+    b = make_sample_data(agents=20, months=2, contacts_per_month=10, seed=3)
+    c = make_sample_data(agents=20, months=2, contacts_per_month=10, seed=4)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+    assert not a.tables["interactions"].equals(c.tables["interactions"])
+
+
+def test_default_sample_shape():
+    sample = make_sample_data()
+    roster = sample.tables["roster"]
+    hired = roster.drop_duplicates("agent_id", keep="first")
+    assert hired.groupby("supervisor_id").size().between(8, 15).all()
+    # Team moves then shift a team by an agent or two either way.
+    current = roster[roster["valid_to"] == ""]
+    assert current.groupby("supervisor_id").size().between(6, 17).all()
+    assert set(roster["vendor"]) >= {"in-house", "Atlas CX", "Harbor BPO"}
+    assert set(roster["shore"]) == {"onshore", "nearshore", "offshore"}
+    inter = sample.tables["interactions"]
+    answered = (inter["csat"] != "").mean()
+    assert 0.15 < answered < 0.35  # a minority answer the survey
+    assert set(inter["channel"]) == {"voice", "chat", "email"}
+    evaluated = sample.tables["qa_scores"]["interaction_id"].nunique()
+    assert evaluated < 0.2 * len(inter)  # QA samples contacts
+    truth = sample.truth
+    assert truth["zero_effect"]["csat"] and truth["effects"]["csat"]
+    assert "Harbor BPO" in truth["vendor_overrides"]
+    assert truth["coaching_lift"] > 0 and truth["coaching_lift_realised"] > 0.05
+    assert truth["movers"]
+    assert set(truth["fcr_probability_effects"]) == set(truth["effects"]["fcr"])
+
+
+def test_cli_sample_data_writes_contract_tables_and_truth(tmp_path):
+    result = run_cli("sample-data", "--out", tmp_path, "--agents", "20", "--months", "2",
+                     "--contacts", "15", "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["seed"] == 5 and truth["agents"] == 20
+    assert validate_source(tmp_path).rows_set_aside == 0
+
+
+def test_cli_sample_data_refuses_bad_arguments(tmp_path):
+    assert run_cli("sample-data", "--out", tmp_path, "--agents", "2").returncode == 2
+    bad = run_cli("sample-data", "--out", tmp_path, "--format", "xlsx")
+    assert bad.returncode == 2 and "xlsx" in bad.stderr
+    bad = run_cli("sample-data", "--out", tmp_path, "--last-period", "2026-13")
+    assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
