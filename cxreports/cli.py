@@ -130,6 +130,62 @@ def validate(
     raise typer.Exit(1 if data.rows_set_aside else 0)
 
 
+KPI_CHOICES = ("csat", "nps", "fcr", "ces", "aht_seconds")
+
+
+@app.command()
+def drivers(
+    source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
+    kpi: Annotated[
+        list[str], typer.Option("--kpi", help="KPI to model: csat, nps, fcr, ces or "
+                                "aht_seconds (repeat for several).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="site or vendor; omit for everyone together.")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Reporting month YYYY-MM: models use it and "
+                                 "the 3 months before. Omit for all data.")
+    ] = None,
+) -> None:
+    """Which QA behaviours drive a KPI, per site or vendor, with intervals and verdicts.
+
+    One row per (group, KPI, behaviour). Exit 1 when rows were set aside.
+
+    Example: cxreports drivers data/sample --kpi csat --by vendor --period 2026-10 --out d.csv
+    """
+    from .analysis import Analysis
+    from .files import atomic_path
+
+    bad = [k for k in kpi if k not in KPI_CHOICES]
+    if bad:
+        raise _fail(CxReportsError(f"--kpi {bad[0]!r} is not one of {', '.join(KPI_CHOICES)}"))
+    if by not in (None, "site", "vendor"):
+        raise _fail(CxReportsError(f"--by {by!r} is not one of site, vendor"))
+    try:
+        analysis = Analysis.from_source(source, period=period)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    table = analysis.drivers(kpis=kpi, by=by)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    found = table[table["verdict"] == "driver"]
+    out_console.print(
+        f"{len(table)} rows written to {out}: {len(found)} driver verdicts, "
+        f"{(table['verdict'] == 'insufficient_data').sum()} with insufficient data",
+        highlight=False)
+    for row in found.sort_values(["kpi", "group", "q_value"]).itertuples():
+        out_console.print(f"  {row.kpi:<5} {row.group:<14} {row.behavior_id:<22} "
+                          f"{row.estimate:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
+                          highlight=False)
+    if analysis.data.rows_set_aside:
+        err_console.print(f"{analysis.data.rows_set_aside:,} rows were set aside; run "
+                          f"'cxreports validate {source} --rejects DIR' to see them",
+                          highlight=False)
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),

@@ -1,0 +1,247 @@
+"""One source, validated and joined once, ready for every analysis.
+
+:class:`Analysis` is what notebooks, the command line and the report
+builders share, so a number in a PDF and the same number in a notebook come
+from the same call. Frames are built lazily and cached.
+
+Windows: for a reporting month (``period``) the driver models use that month
+and the three before it (one month of evaluated, surveyed contacts is rarely
+enough for a stable model); trends compare the month with those three
+months; KPI summaries and coaching activity are for the month itself.
+Without a period, everything uses all the data.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+import pandas as pd
+
+from .coaching import (
+    compute_agent_behaviour_scores,
+    compute_coaching_coverage,
+    compute_coaching_effectiveness,
+    compute_coaching_priorities,
+    compute_session_effects,
+)
+from .drivers import DriverRules, compute_drivers, compute_heterogeneity
+from .evaluations import (
+    agent_months,
+    behaviour_columns,
+    contacts_with_team,
+    evaluated_contacts,
+    evaluation_matrix,
+    evaluations_with_team,
+    in_window,
+)
+from .kpis import compute_kpi_summary
+from .periods import Period, parse_period
+from .qa_form_audit import compute_qa_form_audit
+from .rankings import compute_top_overlap, rank_agents
+from .roster import roster_for_period
+from .trends import compute_behaviour_trends
+from .validation import ValidatedData, validate_source
+
+__all__ = ["Analysis", "DRIVER_WINDOW_MONTHS"]
+
+DRIVER_WINDOW_MONTHS = 4
+
+
+class Analysis:
+    """Validated data of one source, with the joined frames analyses need.
+
+    Examples
+    --------
+    >>> analysis = Analysis.from_source("data/sample", period="2026-10")  # doctest: +SKIP
+    >>> analysis.drivers(kpis=["csat"], by="vendor").head()  # doctest: +SKIP
+    """
+
+    def __init__(self, data: ValidatedData, *, period: str | Period | None = None,
+                 rules: DriverRules | None = None) -> None:
+        self.data = data
+        self.period = parse_period(period) if period is not None else None
+        self.rules = rules or DriverRules()
+
+    @classmethod
+    def from_source(cls, source: str | os.PathLike, *, period: str | Period | None = None,
+                    rules: DriverRules | None = None) -> Analysis:
+        """Validate ``source`` and prepare it (see :func:`validate_source`)."""
+        return cls(validate_source(source), period=period, rules=rules)
+
+    # ------------------------------------------------------------------ windows
+
+    @property
+    def driver_window(self) -> list[str] | None:
+        """Months the driver models use (``None``: all data)."""
+        if self.period is None:
+            return None
+        start = self.period.shift(-(DRIVER_WINDOW_MONTHS - 1))
+        return [str(start.shift(k)) for k in range(DRIVER_WINDOW_MONTHS)]
+
+    @property
+    def baseline(self) -> list[str] | None:
+        return [str(p) for p in self.period.baseline()] if self.period else None
+
+    @cached_property
+    def report_period(self) -> Period:
+        """The month month-based analyses describe: ``period``, or the latest with contacts."""
+        if self.period is not None:
+            return self.period
+        months = self.contacts["period"].dropna()
+        if months.empty:
+            raise ValueError("the source has no contacts, so there is no month to report")
+        return parse_period(months.max())
+
+    @property
+    def recent_window(self) -> list[str]:
+        """The report month and the two before it: what agent behaviour scores cover."""
+        return [str(self.report_period.shift(k)) for k in (-2, -1, 0)]
+
+    # ------------------------------------------------------------------ tables
+
+    @cached_property
+    def qa_form(self) -> pd.DataFrame:
+        return self.data.table("qa_form")
+
+    @cached_property
+    def roster(self) -> pd.DataFrame:
+        return self.data.table("roster")
+
+    @cached_property
+    def behaviors(self) -> list[str]:
+        """Behaviour ids in QA form order."""
+        return behaviour_columns(self.qa_form)
+
+    @cached_property
+    def contacts(self) -> pd.DataFrame:
+        """Every contact with its team and month (all months)."""
+        return contacts_with_team(self.data.table("interactions"), self.roster)
+
+    @cached_property
+    def evaluations(self) -> pd.DataFrame:
+        """One row per QA evaluation, a column per behaviour (all months)."""
+        return evaluation_matrix(self.data.table("qa_scores"), behaviors=self.behaviors)
+
+    @cached_property
+    def evaluated(self) -> pd.DataFrame:
+        """Evaluated contacts with KPIs and team (all months)."""
+        return evaluated_contacts(self.data.table("interactions"), self.data.table("qa_scores"),
+                                  self.roster, behaviors=self.behaviors)
+
+    @cached_property
+    def scored_evaluations(self) -> pd.DataFrame:
+        """Evaluations with team, month and overall ``qa_score`` (all months)."""
+        return evaluations_with_team(self.evaluations, self.roster, self.qa_form)
+
+    @cached_property
+    def team(self) -> pd.DataFrame:
+        """One roster row per agent who worked in the report month, in their last team."""
+        return roster_for_period(self.roster, self.report_period)
+
+    @cached_property
+    def agent_months(self) -> pd.DataFrame:
+        """Per agent and month: behaviour means and KPI means with counts."""
+        return agent_months(self.contacts, self.evaluations, self.roster,
+                            behaviors=self.behaviors)
+
+    def _window(self, frame: pd.DataFrame, months: list[str] | None) -> pd.DataFrame:
+        return frame if months is None else in_window(frame, months)
+
+    # ------------------------------------------------------------------ analyses
+
+    def drivers(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
+                by: str | None = None) -> pd.DataFrame:
+        """:func:`cxreports.drivers.compute_drivers` for each KPI over the driver window.
+
+        Adds ``window_start`` and ``window_end`` (``YYYY-MM``) and the
+        behaviour's ``label`` and ``kind`` from the QA form.
+        """
+        kpis = [kpis] if isinstance(kpis, str) else list(kpis)
+        window = self.driver_window
+        contacts = self._window(self.evaluated, window)
+        months = self._window(self.agent_months, window)
+        frames = [
+            compute_drivers(contacts, kpi=k, behaviors=self.behaviors, group_by=by,
+                            agent_months=months, rules=self.rules)
+            for k in kpis
+        ]
+        out = pd.concat(frames, ignore_index=True)
+        all_months = sorted(self.contacts["period"].dropna().unique())
+        out["window_start"] = window[0] if window else (all_months[0] if all_months else None)
+        out["window_end"] = window[-1] if window else (all_months[-1] if all_months else None)
+        labels = self.qa_form.set_index("behavior_id")[["label", "kind"]]
+        return out.join(labels, on="behavior_id")
+
+    def heterogeneity(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
+                      by: str = "vendor") -> pd.DataFrame:
+        """:func:`cxreports.drivers.compute_heterogeneity` across the groups of ``by``."""
+        return compute_heterogeneity(self.drivers(kpis=kpis, by=by), alpha=self.rules.alpha)
+
+    def kpi_summary(self, *, by: list[str] | str | None = None,
+                    months: list[str] | None = None, min_responses: int = 30) -> pd.DataFrame:
+        """:func:`cxreports.kpis.compute_kpi_summary` for the report month (or ``months``)."""
+        window = months or [str(self.report_period)]
+        return compute_kpi_summary(in_window(self.contacts, window), by=by,
+                                   min_responses=min_responses)
+
+    def rankings(self, *, kpi: str = "csat", by: str | None = None) -> pd.DataFrame:
+        """:func:`cxreports.rankings.rank_agents` over the driver window."""
+        window = self.driver_window
+        return rank_agents(self._window(self.scored_evaluations, window),
+                           self._window(self.contacts, window), kpi=kpi, group_by=by)
+
+    def top_overlap(self, *, kpi: str = "csat", by: str | None = None,
+                    top_n: int = 20) -> pd.DataFrame:
+        """:func:`cxreports.rankings.compute_top_overlap` over the driver window."""
+        return compute_top_overlap(self.rankings(kpi=kpi, by=by), kpi=kpi, top_n=top_n)
+
+    @cached_property
+    def trends(self) -> pd.DataFrame:
+        """:func:`cxreports.trends.compute_behaviour_trends` for the report month."""
+        return compute_behaviour_trends(self.scored_evaluations, period=self.report_period,
+                                        behaviors=self.behaviors)
+
+    @cached_property
+    def coaching_coverage(self) -> pd.DataFrame:
+        """:func:`cxreports.coaching.compute_coaching_coverage` for the report month."""
+        return compute_coaching_coverage(self.data.table("coaching"), self.roster,
+                                         self.data.table("supervisor_time"),
+                                         period=self.report_period)
+
+    @cached_property
+    def session_effects(self) -> pd.DataFrame:
+        """:func:`cxreports.coaching.compute_session_effects` over all the data."""
+        return compute_session_effects(self.data.table("coaching"), self.scored_evaluations,
+                                       behaviors=self.behaviors)
+
+    def coaching_effectiveness(self, *, by: str | None = None) -> pd.DataFrame:
+        """:func:`cxreports.coaching.compute_coaching_effectiveness` (all sessions measured)."""
+        return compute_coaching_effectiveness(self.session_effects, by=by)
+
+    @cached_property
+    def agent_behaviour_scores(self) -> pd.DataFrame:
+        """:func:`cxreports.coaching.compute_agent_behaviour_scores` over the recent window."""
+        recent = in_window(self.scored_evaluations, self.recent_window)
+        return compute_agent_behaviour_scores(recent, self.team, behaviors=self.behaviors)
+
+    @cached_property
+    def layered_drivers(self) -> pd.DataFrame:
+        """Drivers for every KPI by site, by vendor and for everyone, in one frame."""
+        kpis = ["csat", "nps", "fcr", "ces"]
+        return pd.concat([self.drivers(kpis=kpis, by=level) for level in ("site", "vendor", None)],
+                         ignore_index=True)
+
+    def coaching_priorities(self, *, kpi: str = "csat") -> pd.DataFrame:
+        """:func:`cxreports.coaching.compute_coaching_priorities` for the report month."""
+        return compute_coaching_priorities(self.agent_behaviour_scores, self.layered_drivers,
+                                           kpi=kpi)
+
+    def qa_form_audit(self) -> pd.DataFrame:
+        """:func:`cxreports.qa_form_audit.compute_qa_form_audit` over the driver window."""
+        drivers = self.layered_drivers
+        evaluations = self._window(self.evaluations.assign(
+            period=pd.to_datetime(self.evaluations["evaluated_at"]).dt.strftime("%Y-%m")),
+            self.driver_window)
+        return compute_qa_form_audit(evaluations, self.qa_form,
+                                     drivers[drivers["group_by"] != "all"])

@@ -1,0 +1,387 @@
+"""Which QA behaviours drive a KPI, per site or vendor, and how strongly.
+
+Method
+------
+For each group (a site, a vendor, or everyone), the KPI of each evaluated
+contact is regressed on the behaviour scores QA gave that contact:
+
+- csat, nps, ces, aht_seconds: ordinary least squares; the coefficient is
+  the change in the KPI, on its own scale, when a behaviour goes from 0
+  (not shown) to 1 (fully shown), the others held fixed.
+- fcr: logistic regression; the estimate is the average marginal effect of
+  the behaviour going from 0 to 1, in probability (Williams, R. (2012).
+  Using the margins command to estimate and interpret adjusted predictions
+  and marginal effects. Stata Journal 12(2), 308-331).
+
+Standard errors are clustered by agent, because an agent's contacts are not
+independent (Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide
+to cluster-robust inference. J. Human Resources 50(2), 317-372), with t
+intervals on G-1 degrees of freedom for G agents. P-values are adjusted for
+the number of behaviours tested within each group and KPI by
+Benjamini-Hochberg (see :func:`cxreports.stats.bh_qvalues`).
+
+Not-applicable scores are not zeros: a behaviour's N/A contacts get score 0
+plus an N/A indicator, so the behaviour's coefficient is estimated from the
+contacts where it applied (the missing-indicator method; unbiased here
+because N/A is a property of the contact, e.g. no hold, not of the agent's
+skill: Groenwold, R. H. H. et al. (2012). Missing covariate data in clinical
+research: when and when not to use the missing-indicator method for
+analysis. CMAJ 184(11), 1265-1269).
+
+Where a group has too few evaluated contacts with the KPI, the model falls
+back to agent-months (mean behaviour scores against the mean KPI, weighted by
+responses), and the ``level`` column says so.
+
+Relative importance is the Shapley decomposition of the linear model's R^2
+(:func:`cxreports.stats.shapley_r2`), reported as each behaviour's share of
+the explained variance; for FCR it decomposes the linear probability model.
+
+Verdicts
+--------
+``insufficient_data``
+    fewer than ``min_obs`` rows or ``min_agents`` agents in the group; or the
+    behaviour applied on fewer than ``min_applicable`` rows, or was shown (or
+    not shown) on fewer than ``min_each_side``; or it is collinear with the
+    others; or the model could not be fitted.
+``driver``
+    q-value at most ``alpha`` (default 0.05).
+``no_evidence``
+    otherwise: the data were enough, the effect was not distinguishable from
+    zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as st
+
+from .stats import bh_qvalues, shapley_r2
+
+__all__ = [
+    "DRIVER_COLUMNS",
+    "DriverRules",
+    "KPI_DIRECTION",
+    "compute_drivers",
+    "compute_heterogeneity",
+]
+
+#: Which way is better for each KPI (ces: 7 = least effort).
+KPI_DIRECTION = {"csat": "higher", "nps": "higher", "fcr": "higher", "ces": "higher",
+                 "aht_seconds": "lower"}
+LOGISTIC = {"fcr"}
+
+DRIVER_COLUMNS = [
+    "group_by", "group", "kpi", "behavior_id", "estimate", "std_error", "ci_low", "ci_high",
+    "p_value", "q_value", "relative_weight", "n_obs", "n_agents", "n_applicable", "verdict",
+    "level", "r_squared", "better",
+]
+
+
+@dataclass(frozen=True)
+class DriverRules:
+    """Thresholds for showing a driver estimate (see the module docstring)."""
+
+    alpha: float = 0.05
+    min_obs: int = 100
+    min_agents: int = 10
+    min_applicable: int = 30
+    min_each_side: int = 10
+    #: Agent-months needed for the fallback level.
+    min_agent_months: int = 30
+
+
+@dataclass
+class _Fit:
+    rows: dict[str, dict]
+    level: str
+    n_obs: int
+    n_agents: int
+    r_squared: float
+
+
+def compute_drivers(
+    contacts: pd.DataFrame,
+    *,
+    kpi: str,
+    behaviors: list[str],
+    group_by: str | None = None,
+    agent_months: pd.DataFrame | None = None,
+    rules: DriverRules | None = None,
+    agent: str = "agent_id",
+) -> pd.DataFrame:
+    """Estimate each behaviour's effect on ``kpi`` in each group.
+
+    Parameters
+    ----------
+    contacts
+        Evaluated contacts (:func:`cxreports.evaluations.evaluated_contacts`):
+        one row per contact, a column per behaviour and the KPI columns.
+    kpi
+        ``csat``, ``nps``, ``fcr``, ``ces`` or ``aht_seconds``.
+    behaviors
+        Behaviour columns to model.
+    group_by
+        ``site``, ``vendor`` (or any team column); ``None`` for everyone.
+    agent_months
+        :func:`cxreports.evaluations.agent_months`, for groups with too few
+        evaluated contacts; without it such groups are ``insufficient_data``.
+    rules
+        Thresholds; :class:`DriverRules` by default.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (group, behaviour): ``group_by``, ``group``, ``kpi``,
+        ``behavior_id``, ``estimate`` (KPI change for the behaviour 0 -> 1;
+        FCR in probability), ``std_error``, ``ci_low``, ``ci_high`` (95%),
+        ``p_value``, ``q_value`` (BH within group and KPI),
+        ``relative_weight`` (share of explained variance), ``n_obs``,
+        ``n_agents``, ``n_applicable``, ``verdict``, ``level``
+        (``interaction`` or ``agent_month``), ``r_squared`` and ``better``
+        (which direction of the KPI is good).
+
+    Examples
+    --------
+    >>> from cxreports import make_sample_data  # doctest: +SKIP
+    >>> drivers = compute_drivers(contacts, kpi="csat", behaviors=behaviors,
+    ...                           group_by="vendor")  # doctest: +SKIP
+    """
+    if kpi not in KPI_DIRECTION:
+        raise ValueError(f"kpi {kpi!r} is not one of {', '.join(KPI_DIRECTION)}")
+    rules = rules or DriverRules()
+    label = group_by or "all"
+    if group_by is None:
+        groups = [("all", contacts, agent_months)]
+    else:
+        names = sorted(pd.concat([contacts[group_by], agent_months[group_by]
+                                  if agent_months is not None else pd.Series(dtype=object)])
+                       .dropna().unique())
+        groups = [
+            (g, contacts[contacts[group_by] == g],
+             agent_months[agent_months[group_by] == g] if agent_months is not None else None)
+            for g in names
+        ]
+    frames = []
+    for name, rows, months in groups:
+        fit = _fit_group(rows, months, kpi=kpi, behaviors=behaviors, rules=rules, agent=agent)
+        frame = pd.DataFrame([{"behavior_id": b, **fit.rows[b]} for b in behaviors])
+        frame.insert(0, "group_by", label)
+        frame.insert(1, "group", name)
+        frame.insert(2, "kpi", kpi)
+        frame["q_value"] = bh_qvalues(frame["p_value"])
+        frame["n_obs"] = fit.n_obs
+        frame["n_agents"] = fit.n_agents
+        frame["level"] = fit.level
+        frame["r_squared"] = fit.r_squared
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=DRIVER_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    ok = out["verdict"].isna()
+    out.loc[ok, "verdict"] = np.where(out.loc[ok, "q_value"] <= rules.alpha, "driver",
+                                      "no_evidence")
+    out["better"] = KPI_DIRECTION[kpi]
+    out["n_applicable"] = out["n_applicable"].fillna(0).astype(np.int64)
+    return out[DRIVER_COLUMNS]
+
+
+def _empty_rows(behaviors: list[str], n_applicable: dict | None = None) -> dict[str, dict]:
+    return {
+        b: {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+            "p_value": np.nan, "relative_weight": np.nan,
+            "n_applicable": (n_applicable or {}).get(b, 0), "verdict": "insufficient_data"}
+        for b in behaviors
+    }
+
+
+def _fit_group(
+    contacts: pd.DataFrame,
+    months: pd.DataFrame | None,
+    *,
+    kpi: str,
+    behaviors: list[str],
+    rules: DriverRules,
+    agent: str,
+) -> _Fit:
+    rows = contacts[contacts[kpi].notna()]
+    n_obs, n_agents = len(rows), int(rows[agent].nunique())
+    if n_obs >= rules.min_obs and n_agents >= rules.min_agents:
+        return _fit(rows, kpi=kpi, behaviors=behaviors, rules=rules, agent=agent,
+                    logistic=kpi in LOGISTIC, weights=None, level="interaction")
+    if months is not None:
+        m = months[(months[f"n_{kpi}"] > 0) & (months["n_evaluations"] > 0)]
+        m_agents = int(m[agent].nunique())
+        if len(m) >= rules.min_agent_months and m_agents >= rules.min_agents:
+            return _fit(m, kpi=kpi, behaviors=behaviors, rules=rules, agent=agent,
+                        logistic=False, weights=m[f"n_{kpi}"].to_numpy(float),
+                        level="agent_month")
+    return _Fit(_empty_rows(behaviors), "interaction", n_obs, n_agents, np.nan)
+
+
+def _design(frame: pd.DataFrame, behaviors: list[str], rules: DriverRules):
+    """Design matrix with N/A indicators; behaviours that cannot be estimated are listed."""
+    columns: dict[str, np.ndarray] = {"const": np.ones(len(frame))}
+    excluded, n_applicable = set(), {}
+    for b in behaviors:
+        x = frame[b].to_numpy(dtype=float)
+        applicable = np.isfinite(x)
+        n_app = int(applicable.sum())
+        n_applicable[b] = n_app
+        shown = int((x[applicable] >= 0.5).sum())
+        if (n_app < rules.min_applicable or min(shown, n_app - shown) < rules.min_each_side
+                or np.ptp(x[applicable]) == 0):
+            excluded.add(b)
+            continue
+        columns[b] = np.where(applicable, x, 0.0)
+        if not applicable.all():
+            columns[f"__na__{b}"] = (~applicable).astype(float)
+    names = list(columns)
+    matrix = np.column_stack([columns[c] for c in names])
+    # Keep a column only if it adds rank: collinear behaviours cannot be told apart.
+    gram = matrix.T @ matrix
+    scale = np.sqrt(np.clip(np.diag(gram), 1e-12, None))
+    gram = gram / np.outer(scale, scale)
+    keep: list[int] = []
+    for j in range(len(names)):
+        trial = [*keep, j]
+        if np.linalg.matrix_rank(gram[np.ix_(trial, trial)], tol=1e-8) == len(trial):
+            keep.append(j)
+        elif not names[j].startswith("__na__"):
+            excluded.add(names[j])
+    kept_names = [names[j] for j in keep]
+    return pd.DataFrame(matrix[:, keep], columns=kept_names, index=frame.index), excluded, \
+        n_applicable
+
+
+def _fit(
+    frame: pd.DataFrame,
+    *,
+    kpi: str,
+    behaviors: list[str],
+    rules: DriverRules,
+    agent: str,
+    logistic: bool,
+    weights: np.ndarray | None,
+    level: str,
+) -> _Fit:
+    n_obs, n_agents = len(frame), int(frame[agent].nunique())
+    x, excluded, n_applicable = _design(frame, behaviors, rules)
+    rows = _empty_rows(behaviors, n_applicable)
+    modelled = [b for b in behaviors if b in x.columns]
+    if not modelled:
+        return _Fit(rows, level, n_obs, n_agents, np.nan)
+    y = frame[kpi].astype(float).to_numpy()
+    clusters = pd.factorize(frame[agent])[0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if logistic:
+                result = sm.Logit(y, x).fit(disp=0, maxiter=200, cov_type="cluster",
+                                            cov_kwds={"groups": clusters})
+                if not result.mle_retvals.get("converged", True):
+                    raise RuntimeError("logit did not converge")
+                effects = result.get_margeff(at="overall", method="dydx", dummy=True)
+                table = effects.summary_frame()
+                est, se = table["dy/dx"], table["Std. Err."]
+                pvals = table["Pr(>|z|)"]
+                low, high = table["Conf. Int. Low"], table["Cont. Int. Hi."]
+            else:
+                model = sm.WLS(y, x, weights=weights) if weights is not None else sm.OLS(y, x)
+                result = model.fit(cov_type="cluster", cov_kwds={"groups": clusters},
+                                   use_t=True)
+                est, se, pvals = result.params, result.bse, result.pvalues
+                ci = result.conf_int()
+                low, high = ci[0], ci[1]
+    except Exception:  # singular fits, separation: the group is not estimable
+        return _Fit(rows, level, n_obs, n_agents, np.nan)
+
+    shares = shapley_r2(frame[modelled].fillna(frame[modelled].mean()).to_numpy(float), y) \
+        if len(modelled) <= 14 else _johnson_weights(frame[modelled], y)
+    r2 = float(np.sum(shares))
+    for j, b in enumerate(modelled):
+        if not np.isfinite(se[b]) or se[b] <= 0:
+            continue
+        rows[b].update(
+            estimate=float(est[b]), std_error=float(se[b]), ci_low=float(low[b]),
+            ci_high=float(high[b]), p_value=float(pvals[b]),
+            relative_weight=float(shares[j] / r2) if r2 > 0 else np.nan,
+            verdict=None,
+        )
+    return _Fit(rows, level, n_obs, n_agents, r2)
+
+
+def _johnson_weights(x: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    """Johnson's relative weights, for more predictors than exact Shapley allows.
+
+    Reference: Johnson, J. W. (2000). A heuristic method for estimating the
+    relative weight of predictor variables in multiple regression.
+    Multivariate Behavioral Research 35(1), 1-19.
+    """
+    z = x.fillna(x.mean()).to_numpy(float)
+    z = (z - z.mean(0)) / np.where(z.std(0) > 0, z.std(0), 1)
+    zy = (y - y.mean()) / (y.std() or 1)
+    rxx = z.T @ z / len(z)
+    rxy = z.T @ zy / len(z)
+    evals, evecs = np.linalg.eigh(rxx)
+    lam = evecs @ np.diag(np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+    beta = np.linalg.lstsq(lam, rxy, rcond=None)[0]
+    return (lam**2) @ (beta**2)
+
+
+def compute_heterogeneity(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Does a behaviour's effect differ between groups? Cochran's Q per behaviour.
+
+    Uses each group's estimate and standard error from
+    :func:`compute_drivers` (groups with ``insufficient_data`` are left
+    out). Groups partition the contacts, so their estimates are independent.
+
+    References: Cochran, W. G. (1954). The combination of estimates from
+    different experiments. Biometrics 10, 101-129. Higgins, J. P. T. &
+    Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
+    Statistics in Medicine 21, 1539-1558 (I^2).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (group_by, kpi, behaviour): ``n_groups``,
+        ``pooled_estimate`` (inverse-variance), ``q_stat``, ``df``,
+        ``p_value``, ``q_value`` (BH within group_by and KPI),
+        ``i_squared``, ``lowest_group``, ``lowest_estimate``,
+        ``highest_group``, ``highest_estimate`` and ``verdict``
+        (``differs``, ``consistent`` or ``insufficient_data``).
+    """
+    rows = []
+    for (group_by, kpi, behavior), part in drivers.groupby(
+            ["group_by", "kpi", "behavior_id"], sort=False):
+        ok = part[(part["verdict"] != "insufficient_data") & (part["std_error"] > 0)]
+        row = {"group_by": group_by, "kpi": kpi, "behavior_id": behavior,
+               "n_groups": len(ok), "pooled_estimate": np.nan, "q_stat": np.nan, "df": 0,
+               "p_value": np.nan, "i_squared": np.nan, "lowest_group": None,
+               "lowest_estimate": np.nan, "highest_group": None, "highest_estimate": np.nan}
+        if len(ok) >= 2:
+            w = 1 / ok["std_error"].to_numpy() ** 2
+            b = ok["estimate"].to_numpy()
+            pooled = float(np.sum(w * b) / np.sum(w))
+            q = float(np.sum(w * (b - pooled) ** 2))
+            df = len(ok) - 1
+            lo, hi = ok["estimate"].idxmin(), ok["estimate"].idxmax()
+            row.update(pooled_estimate=pooled, q_stat=q, df=df,
+                       p_value=float(st.chi2.sf(q, df)),
+                       i_squared=max(0.0, (q - df) / q) if q > 0 else 0.0,
+                       lowest_group=ok.at[lo, "group"], lowest_estimate=ok.at[lo, "estimate"],
+                       highest_group=ok.at[hi, "group"], highest_estimate=ok.at[hi, "estimate"])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["q_value"] = np.nan
+    for _, idx in out.groupby(["group_by", "kpi"]).groups.items():
+        out.loc[idx, "q_value"] = bh_qvalues(out.loc[idx, "p_value"])
+    out["verdict"] = np.where(out["n_groups"] < 2, "insufficient_data",
+                              np.where(out["q_value"] <= alpha, "differs", "consistent"))
+    return out

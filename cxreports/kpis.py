@@ -1,0 +1,150 @@
+"""KPI summaries with intervals, and their comparison with targets.
+
+Relationship outcomes first: CSAT (mean and top-box), NPS, FCR, customer
+effort. AHT is reported, never the headline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .stats import mean_interval, nps_interval, wilson_interval
+
+__all__ = ["KPI_SUMMARY_COLUMNS", "KPI_LABELS", "compare_to_targets", "compute_kpi_summary"]
+
+KPI_LABELS = {
+    "csat": "CSAT (1-5)",
+    "csat_top_box": "CSAT top-box (4-5)",
+    "nps": "NPS",
+    "fcr": "First contact resolution",
+    "ces": "Customer effort (7 = easiest)",
+    "aht_seconds": "Average handle time (s)",
+}
+KPI_SUMMARY_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "n", "enough_data"]
+
+
+def _summarise(frame: pd.DataFrame, min_responses: int) -> list[dict]:
+    rows = []
+    mean, low, high, n = mean_interval(frame["csat"])
+    rows.append(("csat", mean, low, high, n))
+    csat = pd.to_numeric(frame["csat"], errors="coerce").dropna()
+    top = float((csat >= 4).sum())
+    lo, hi = wilson_interval(top, len(csat))
+    rows.append(("csat_top_box", top / len(csat) if len(csat) else np.nan, float(lo), float(hi),
+                 len(csat)))
+    rows.append(("nps", *nps_interval(frame["nps"])))
+    fcr = frame["fcr"].dropna().astype(float)
+    lo, hi = wilson_interval(fcr.sum(), len(fcr))
+    rows.append(("fcr", float(fcr.mean()) if len(fcr) else np.nan, float(lo), float(hi),
+                 len(fcr)))
+    rows.append(("ces", *mean_interval(frame["ces"])))
+    rows.append(("aht_seconds", *mean_interval(frame["aht_seconds"])))
+    return [
+        {"kpi": k, "value": v, "ci_low": lo, "ci_high": hi, "n": int(n),
+         "enough_data": bool(n >= min_responses)}
+        for k, v, lo, hi, n in rows
+    ]
+
+
+def compute_kpi_summary(
+    contacts: pd.DataFrame,
+    *,
+    by: list[str] | str | None = None,
+    min_responses: int = 30,
+) -> pd.DataFrame:
+    """CSAT, top-box, NPS, FCR, CES and AHT per group, each with a 95% interval.
+
+    Intervals: t for means (CSAT, CES, AHT), Wilson for shares (top-box,
+    FCR), Wald for NPS (:func:`cxreports.stats.nps_interval`). A value from
+    fewer than ``min_responses`` responses has ``enough_data`` False; reports
+    then say "not enough data" instead of the number.
+
+    Returns
+    -------
+    pd.DataFrame
+        The ``by`` columns, then ``kpi``, ``value`` (CSAT 1-5, shares 0-1, NPS
+        -100..100, CES 1-7, AHT seconds), ``ci_low``, ``ci_high``, ``n``
+        (responses or contacts) and ``enough_data``.
+
+    Examples
+    --------
+    >>> contacts = pd.DataFrame({"csat": [5, 4, None], "nps": [10, 3, None],
+    ...     "fcr": [True, False, None], "ces": [6, 5, None], "aht_seconds": [300, 200, 400]})
+    >>> compute_kpi_summary(contacts, min_responses=2).set_index("kpi").loc["nps", "value"]
+    0.0
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    if not by:
+        return pd.DataFrame(_summarise(contacts, min_responses), columns=KPI_SUMMARY_COLUMNS)
+    frames = []
+    for key, part in contacts.groupby(by, dropna=True, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        frame = pd.DataFrame(_summarise(part, min_responses))
+        for name, value in zip(by, key, strict=True):
+            frame[name] = value
+        frames.append(frame[[*by, *KPI_SUMMARY_COLUMNS]])
+    if not frames:
+        return pd.DataFrame(columns=[*by, *KPI_SUMMARY_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare_to_targets(
+    summary: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    site: str | None = None,
+    vendor: str | None = None,
+    amber_margin: float = 0.05,
+) -> pd.DataFrame:
+    """Attach each KPI's target and a red / amber / green status.
+
+    The most specific target wins: ``site`` scope, then ``vendor``, then
+    ``all``. Status: ``green`` when the value meets the target; ``amber``
+    when it misses by no more than ``amber_margin`` of the target (or the
+    interval still reaches it); ``red`` otherwise; ``not_enough_data`` when
+    the value is not shown; ``no_target`` without a target. NPS targets are
+    in points, FCR as a share (0.72).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``summary`` plus ``target``, ``direction`` and ``status``.
+    """
+    out = summary.copy()
+    t = targets.copy()
+    if "scope" not in t or t.empty:
+        out["target"], out["direction"], out["status"] = np.nan, None, "no_target"
+        return out
+    t["scope"] = t["scope"].fillna("all")
+    rank = pd.Series(np.nan, index=t.index)
+    rank[t["scope"] == "all"] = 0
+    if vendor is not None:
+        rank[(t["scope"] == "vendor") & (t["scope_value"] == vendor)] = 1
+    if site is not None:
+        rank[(t["scope"] == "site") & (t["scope_value"] == site)] = 2
+    t = t.assign(rank=rank).dropna(subset=["rank"]).sort_values("rank")
+    chosen = t.drop_duplicates("kpi", keep="last").set_index("kpi")
+    out["target"] = out["kpi"].map(chosen["target"])
+    out["direction"] = out["kpi"].map(chosen["direction"]).fillna("higher")
+    if "csat_top_box" in set(out["kpi"]):
+        out.loc[out["kpi"] == "csat_top_box", "direction"] = "higher"
+    status = []
+    for _, row in out.iterrows():
+        if pd.isna(row["target"]):
+            status.append("no_target")
+        elif not row["enough_data"] or pd.isna(row["value"]):
+            status.append("not_enough_data")
+        else:
+            higher = row["direction"] != "lower"
+            gap = (row["value"] - row["target"]) if higher else (row["target"] - row["value"])
+            reach = row["ci_high"] if higher else row["ci_low"]
+            reaches = (reach >= row["target"]) if higher else (reach <= row["target"])
+            if gap >= 0:
+                status.append("green")
+            elif -gap <= amber_margin * abs(row["target"]) or reaches:
+                status.append("amber")
+            else:
+                status.append("red")
+    out["status"] = status
+    return out

@@ -1,0 +1,175 @@
+"""Small statistical building blocks shared by the analyses.
+
+Each function names its reference. They take and return numpy arrays or
+pandas objects and never print or draw.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
+
+__all__ = [
+    "bh_qvalues",
+    "mean_interval",
+    "nps_interval",
+    "shapley_r2",
+    "shrink_means",
+    "wilson_interval",
+]
+
+
+def bh_qvalues(p_values: np.ndarray | pd.Series) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN.
+
+    Reference: Benjamini, Y. & Hochberg, Y. (1995). Controlling the false
+    discovery rate. JRSS B 57(1), 289-300.
+
+    Examples
+    --------
+    >>> bh_qvalues([0.01, 0.04, np.nan, 0.03]).round(3).tolist()
+    [0.03, 0.04, nan, 0.04]
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    return q
+
+
+def wilson_interval(successes, n, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion (NaN where ``n`` is 0).
+
+    Reference: Wilson, E. B. (1927). Probable inference, the law of
+    succession, and statistical inference. JASA 22, 209-212.
+    """
+    successes = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    low = np.full(np.broadcast(successes, n).shape, np.nan)
+    high = low.copy()
+    ok = n > 0
+    if np.any(ok):
+        lo, hi = proportion_confint(successes[ok], n[ok], alpha=1 - level, method="wilson")
+        low[ok], high[ok] = lo, hi
+    return low, high
+
+
+def mean_interval(values: pd.Series, *, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean with a t interval: ``(mean, low, high, n)``; NaN bounds below n=2."""
+    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    n = len(x)
+    if n == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    mean = float(x.mean())
+    if n < 2:
+        return (mean, np.nan, np.nan, n)
+    half = st.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    return (mean, mean - half, mean + half, n)
+
+
+def nps_interval(scores: pd.Series, *, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Net Promoter Score (promoters 9-10 minus detractors 0-6, in points) with a Wald interval.
+
+    The variance of the difference of two multinomial shares is
+    ``(p + d - (p - d)^2) / n``.
+
+    Reference: Rocks, B. (2016). Interval estimation for the "net promoter
+    score". The American Statistician 70(4), 365-372 (the Wald form; the
+    paper's adjusted interval differs little at n >= 30, our minimum).
+    """
+    x = pd.to_numeric(scores, errors="coerce").dropna().to_numpy(dtype=float)
+    n = len(x)
+    if n == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    p = float(np.mean(x >= 9))
+    d = float(np.mean(x <= 6))
+    value = p - d
+    se = np.sqrt(max(p + d - value**2, 0.0) / n)
+    z = st.norm.ppf(0.5 + level / 2)
+    return (100 * value, 100 * max(value - z * se, -1), 100 * min(value + z * se, 1), n)
+
+
+def shrink_means(means: pd.Series, counts: pd.Series, variances: pd.Series | float) -> pd.Series:
+    """Empirical-Bayes shrinkage of group means toward their precision-weighted grand mean.
+
+    Each mean moves toward the grand mean by ``B = s2/n / (s2/n + tau2)``,
+    where ``tau2`` (the true between-group variance) is estimated by the
+    method of moments and floored at zero. Groups with few observations
+    move most, so a lucky small sample cannot top a ranking.
+
+    Reference: Efron, B. & Morris, C. (1975). Data analysis using Stein's
+    estimator and its generalizations. JASA 70(350), 311-319.
+    """
+    m = pd.to_numeric(means, errors="coerce").astype(float)
+    n = pd.to_numeric(counts, errors="coerce").astype(float)
+    s2 = (variances if np.isscalar(variances) else pd.to_numeric(variances).astype(float))
+    ok = m.notna() & (n > 0)
+    out = pd.Series(np.nan, index=m.index)
+    if ok.sum() == 0:
+        return out
+    sampling = (s2 / n)[ok] if not np.isscalar(s2) else s2 / n[ok]
+    sampling = sampling.fillna(sampling.median() if sampling.notna().any() else 0.0)
+    w = 1 / sampling.clip(lower=1e-12)
+    grand = float(np.average(m[ok], weights=w))
+    tau2 = max(float(m[ok].var(ddof=1)) - float(sampling.mean()), 0.0) if ok.sum() > 1 else 0.0
+    b = sampling / (sampling + tau2) if tau2 > 0 else pd.Series(1.0, index=sampling.index)
+    out[ok] = grand + (1 - b) * (m[ok] - grand)
+    return out
+
+
+def _r2_from_corr(corr: np.ndarray, r: np.ndarray, subset: tuple[int, ...]) -> float:
+    if not subset:
+        return 0.0
+    idx = list(subset)
+    sol = np.linalg.lstsq(corr[np.ix_(idx, idx)], r[idx], rcond=None)[0]
+    return float(r[idx] @ sol)
+
+
+def shapley_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Shapley decomposition of a linear model's R^2 among its predictors.
+
+    Exact over all subsets (``2^p`` fits, each from the correlation matrix),
+    so it is used up to 14 predictors; the shares sum to the full R^2. This
+    equals dominance analysis' general dominance weights.
+
+    References: Lipovetsky, S. & Conklin, M. (2001). Analysis of regression
+    in game theory approach. ASMBI 17, 319-330. Budescu, D. V. (1993).
+    Dominance analysis. Psychological Bulletin 114(3), 542-551.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    p = x.shape[1]
+    if p > 14:
+        raise ValueError("exact Shapley decomposition is limited to 14 predictors")
+    sd = x.std(axis=0)
+    keep = sd > 0
+    values = np.zeros(p)
+    if keep.sum() == 0 or y.std() == 0:
+        return values
+    z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
+    zy = (y - y.mean()) / y.std()
+    corr = (z.T @ z) / len(zy)
+    r = (z.T @ zy) / len(zy)
+    k = int(keep.sum())
+    r2 = {(): 0.0}
+    for size in range(1, k + 1):
+        for subset in combinations(range(k), size):
+            r2[subset] = _r2_from_corr(corr, r, subset)
+    from math import factorial
+
+    weights = [factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)]
+    shares = np.zeros(k)
+    for subset, value in r2.items():
+        for j in range(k):
+            if j in subset:
+                continue
+            with_j = tuple(sorted((*subset, j)))
+            shares[j] += weights[len(subset)] * (r2[with_j] - value)
+    values[keep] = shares
+    return values
