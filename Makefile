@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/cxreports demo --out $(OUT)
 
 test: $(STAMP)
+	$(BIN)/ruff check cxreports tests benchmarks notebooks
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_drivers  # noqa: E402
 import bench_validate  # noqa: E402
 
-BENCHMARKS = {"validate": bench_validate.run}
+BENCHMARKS = {"validate": bench_validate.run, "drivers": bench_drivers.run}
 
 
 def main() -> int:

@@ -7,16 +7,37 @@ The public surface, by layer (see ARCHITECTURE.md):
   :func:`roster_for_period`
 - sample data with planted truth: :func:`make_sample_data`,
   :func:`write_sample_data`
+- analyses (tidy frames in, tidy frames out): :func:`compute_drivers`,
+  :func:`compute_heterogeneity`, :func:`rank_agents`,
+  :func:`compute_top_overlap`, :func:`compute_behaviour_trends`,
+  :func:`compute_coaching_coverage`, :func:`compute_session_effects`,
+  :func:`compute_coaching_effectiveness`, :func:`compute_coaching_priorities`,
+  :func:`compute_qa_form_audit`, :func:`compute_kpi_summary`
+- :class:`Analysis`: one source validated and joined once, with every
+  analysis as a method (what notebooks and reports call)
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .analysis import Analysis
+from .coaching import (
+    compute_agent_behaviour_scores,
+    compute_coaching_coverage,
+    compute_coaching_effectiveness,
+    compute_coaching_priorities,
+    compute_session_effects,
+)
+from .drivers import DriverRules, compute_drivers, compute_heterogeneity
 from .errors import CxReportsError, UnusableInputError
+from .kpis import compare_to_targets, compute_kpi_summary
 from .periods import Period, parse_period
+from .qa_form_audit import compute_qa_form_audit
+from .rankings import compute_top_overlap, rank_agents
 from .roster import assign_roster, roster_for_period, roster_on
 from .sample import make_sample_data, write_sample_data
+from .trends import compute_behaviour_trends
 from .validation import TableReport, ValidatedData, validate_source
 
 try:
@@ -25,7 +46,22 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "Analysis",
     "CxReportsError",
+    "DriverRules",
+    "compare_to_targets",
+    "compute_agent_behaviour_scores",
+    "compute_behaviour_trends",
+    "compute_coaching_coverage",
+    "compute_coaching_effectiveness",
+    "compute_coaching_priorities",
+    "compute_drivers",
+    "compute_heterogeneity",
+    "compute_kpi_summary",
+    "compute_qa_form_audit",
+    "compute_session_effects",
+    "compute_top_overlap",
+    "rank_agents",
     "Period",
     "TableReport",
     "UnusableInputError",

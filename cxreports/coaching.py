@@ -130,7 +130,8 @@ def compute_session_effects(
         if nb < min_evaluations or na < min_evaluations:
             continue
         sessions = coached_in[s.agent_id]
-        near = sessions[(sessions["on_day"] >= s.on_day - window) & (sessions["on_day"] <= s.on_day + window)]
+        near = sessions[(sessions["on_day"] >= s.on_day - window)
+                        & (sessions["on_day"] <= s.on_day + window)]
         others = [c for c in behaviors if c not in set(near["behavior_id"])]
         changes = [after[c].mean() - before[c].mean() for c in others
                    if before[c].notna().sum() >= min_evaluations

@@ -24,7 +24,9 @@ __all__ = [
     "table_spec",
 ]
 
-Kind = Literal["id", "text", "date", "timestamp", "week", "number", "integer", "bool", "enum", "score"]
+Kind = Literal[
+    "id", "text", "date", "timestamp", "week", "number", "integer", "bool", "enum", "score"
+]
 
 BOOLEAN_TRUE = ("true", "yes", "t", "1")
 BOOLEAN_FALSE = ("false", "no", "f", "0")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .analysis import Analysis
 from .sample import write_sample_data
+from .tables import write_tables
 from .validation import validate_source
 
 __all__ = ["run_demo"]
@@ -31,5 +33,7 @@ def run_demo(out: str | os.PathLike, *, console: Console | None = None) -> int:
 
     print_validation(data)
     data.write_rejects(out / "rejects")
+    tables = write_tables(Analysis(data, period=DEMO_PERIOD), out / "tables")
+    console.print(f"{len(tables)} tables written to {out / 'tables'}", highlight=False)
     console.print(f"demo outputs in {out.resolve()}", highlight=False)
     return 1 if data.rows_set_aside else 0

@@ -285,11 +285,7 @@ def _fit(
                                             cov_kwds={"groups": clusters})
                 if not result.mle_retvals.get("converged", True):
                     raise RuntimeError("logit did not converge")
-                effects = result.get_margeff(at="overall", method="dydx", dummy=True)
-                table = effects.summary_frame()
-                est, se = table["dy/dx"], table["Std. Err."]
-                pvals = table["Pr(>|z|)"]
-                low, high = table["Conf. Int. Low"], table["Cont. Int. Hi."]
+                est, se, pvals, low, high = _average_discrete_effects(result, x, modelled)
             else:
                 model = sm.WLS(y, x, weights=weights) if weights is not None else sm.OLS(y, x)
                 result = model.fit(cov_type="cluster", cov_kwds={"groups": clusters},
@@ -313,6 +309,40 @@ def _fit(
             verdict=None,
         )
     return _Fit(rows, level, n_obs, n_agents, r2)
+
+
+def _average_discrete_effects(result, x: pd.DataFrame, names: list[str]):
+    """Average effect on P(y=1) of each behaviour going 0 -> 1, with delta-method SEs.
+
+    ``AME_j = mean_i [F(eta_i | x_ij=1) - F(eta_i | x_ij=0)]``; its gradient
+    in the coefficients is ``mean_i [f(eta_i1) x_i1 - f(eta_i0) x_i0]``, so
+    the variance ``g' V g`` uses the model's (cluster-robust) covariance
+    ``V``. Closed form: the same numbers statsmodels' ``get_margeff(at=
+    "overall", dummy=True)`` gives for 0/1 columns, without its numerical
+    Jacobian over every row (the tests compare the two).
+    """
+    matrix = x.to_numpy(float)
+    beta = result.params.to_numpy(float)
+    cov = result.cov_params().to_numpy(float)
+    eta = matrix @ beta
+    n = len(matrix)
+    z = st.norm.ppf(0.975)
+    out = {k: {} for k in ("est", "se", "p", "low", "high")}
+    for name in names:
+        j = x.columns.get_loc(name)
+        eta1 = eta + beta[j] * (1 - matrix[:, j])
+        eta0 = eta - beta[j] * matrix[:, j]
+        p1, p0 = 1 / (1 + np.exp(-eta1)), 1 / (1 + np.exp(-eta0))
+        d1, d0 = p1 * (1 - p1), p0 * (1 - p0)
+        grad = matrix.T @ (d1 - d0) / n
+        grad[j] = d1.sum() / n
+        effect = float(np.mean(p1 - p0))
+        se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+        out["est"][name], out["se"][name] = effect, se
+        out["p"][name] = float(2 * st.norm.sf(abs(effect / se))) if se > 0 else np.nan
+        out["low"][name], out["high"][name] = effect - z * se, effect + z * se
+    return (pd.Series(out["est"]), pd.Series(out["se"]), pd.Series(out["p"]),
+            pd.Series(out["low"]), pd.Series(out["high"]))
 
 
 def _johnson_weights(x: pd.DataFrame, y: np.ndarray) -> np.ndarray:

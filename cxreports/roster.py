@@ -65,7 +65,9 @@ def roster_for_period(roster: pd.DataFrame, period: Period | str) -> pd.DataFram
     return _latest_assignment(roster, pd.Timestamp(period.start), pd.Timestamp(period.end))
 
 
-def _latest_assignment(roster: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _latest_assignment(
+    roster: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
     """Per agent, the latest-starting assignment that overlaps ``[start, end]``."""
     frm = pd.to_datetime(roster["valid_from"])
     to = pd.to_datetime(roster["valid_to"])

@@ -468,8 +468,6 @@ def add_broken_rows(sample: SampleData) -> tuple[dict[str, pd.DataFrame], dict]:
 
     inter = t["interactions"]
     good = inter.iloc[0].to_dict()
-    agent = good["agent_id"]
-    stamp = good["started_at"]
 
     def contact(rule: str, **changes: str) -> None:
         row = dict(good, interaction_id=f"BROKEN-{len(cases):03d}", **{

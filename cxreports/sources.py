@@ -173,7 +173,8 @@ def _land_csv(path: Path, relation: str, con: duckdb.DuckDBPyConnection) -> None
         delim = _header_delimiter(path, "utf-16" if "utf-16" in options else "utf-8")
         try:
             con.execute(
-                sql.format(f"{options}, delim = '{delim}', quote = '\"', escape = '\"', strict_mode = false"),
+                sql.format(f"{options}, delim = '{delim}', quote = '\"', escape = '\"', "
+                           "strict_mode = false"),
                 [str(path)],
             )
         except duckdb.Error as exc2:

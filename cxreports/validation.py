@@ -364,7 +364,8 @@ def _validate_table(
             f"AND (r.valid_to IS NULL OR {on_day} <= r.valid_to)) THEN "
             f"CASE WHEN EXISTS (SELECT 1 FROM checked_roster r2 WHERE r2.{_REASON} = '' "
             f"AND r2.agent_id = s.agent_id) "
-            f"THEN 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster on ' || {on_day} "
+            f"THEN 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster on ' "
+            f"|| {on_day} "
             f"ELSE 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster' END END"
         )
     if spec.behavior:
@@ -408,7 +409,7 @@ def _validate_table(
 
 def _rejects_sql(name: str, raw: RawTable | None) -> str:
     if raw is None:
-        return f"SELECT NULL AS reason WHERE FALSE"
+        return "SELECT NULL AS reason WHERE FALSE"
     columns = ", ".join(f"r.{_q(c)}" for c in raw.columns)
     reason_name = "reason" if "reason" not in raw.columns else "cx_reason"
     return (

@@ -42,3 +42,21 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         capture_output=True, text=True, cwd=cwd, timeout=600,
         env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
     )
+
+
+@pytest.fixture(scope="session")
+def default_source(tmp_path_factory) -> Path:
+    """The default-size sample (what `make demo` uses): 120 agents, 6 months."""
+    return write_sample_data(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def truth(default_source) -> dict:
+    return json.loads((default_source / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def analysis(default_source):
+    from cxreports.analysis import Analysis
+
+    return Analysis.from_source(default_source, period="2026-10")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -20,13 +19,15 @@ _text = st.one_of(
 _COLUMNS = ["interaction_id", "agent_id", "started_at", "channel", "aht_seconds", "fcr",
             "csat", "nps", "ces"]
 _row = st.fixed_dictionaries({
-    "interaction_id": _text, "agent_id": st.sampled_from(["A0001", "A0002", "A9999", "", " A0003 "]),
+    "interaction_id": _text,
+    "agent_id": st.sampled_from(["A0001", "A0002", "A9999", "", " A0003 "]),
     "started_at": _text, "channel": _text, "aht_seconds": _text, "fcr": _text,
     "csat": _text, "nps": _text, "ces": _text,
 })
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(_row, min_size=0, max_size=30))
 def test_any_interactions_rows_are_kept_or_set_aside(small_source, tmp_path_factory, rows):
     src = tmp_path_factory.mktemp("prop") / "src"
