@@ -16,9 +16,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_drivers  # noqa: E402
+import bench_notebooks  # noqa: E402
 import bench_validate  # noqa: E402
 
-BENCHMARKS = {"validate": bench_validate.run, "drivers": bench_drivers.run}
+BENCHMARKS = {
+    "validate": bench_validate.run,
+    "drivers": bench_drivers.run,
+    "notebooks": bench_notebooks.run,
+}
 
 
 def main() -> int:

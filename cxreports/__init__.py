@@ -29,14 +29,14 @@ from .coaching import (
     compute_coaching_priorities,
     compute_session_effects,
 )
-from .drivers import DriverRules, compute_drivers, compute_heterogeneity
+from .drivers import DriverRules, compare_to_reference, compute_drivers, compute_heterogeneity
 from .errors import CxReportsError, UnusableInputError
 from .kpis import compare_to_targets, compute_kpi_summary
 from .periods import Period, parse_period
-from .qa_form_audit import compute_qa_form_audit
+from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .roster import assign_roster, roster_for_period, roster_on
-from .sample import make_sample_data, write_sample_data
+from .sample import builtin_source, make_sample_data, resolve_source, write_sample_data
 from .trends import compute_behaviour_trends
 from .validation import TableReport, ValidatedData, validate_source
 
@@ -49,8 +49,10 @@ __all__ = [
     "Analysis",
     "CxReportsError",
     "DriverRules",
+    "compare_to_reference",
     "compare_to_targets",
     "compute_agent_behaviour_scores",
+    "compute_behaviour_adoption",
     "compute_behaviour_trends",
     "compute_coaching_coverage",
     "compute_coaching_effectiveness",
@@ -61,7 +63,9 @@ __all__ = [
     "compute_qa_form_audit",
     "compute_session_effects",
     "compute_top_overlap",
+    "builtin_source",
     "rank_agents",
+    "resolve_source",
     "Period",
     "TableReport",
     "UnusableInputError",

@@ -37,7 +37,7 @@ from .evaluations import (
 )
 from .kpis import compute_kpi_summary
 from .periods import Period, parse_period
-from .qa_form_audit import compute_qa_form_audit
+from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .roster import roster_for_period
 from .trends import compute_behaviour_trends
@@ -237,11 +237,39 @@ class Analysis:
         return compute_coaching_priorities(self.agent_behaviour_scores, self.layered_drivers,
                                            kpi=kpi)
 
-    def qa_form_audit(self) -> pd.DataFrame:
-        """:func:`cxreports.qa_form_audit.compute_qa_form_audit` over the driver window."""
+    def qa_form_audit(self, *, group_by: str | None = None,
+                      group: str | None = None) -> pd.DataFrame:
+        """:func:`cxreports.qa_form_audit.compute_qa_form_audit` over the driver window.
+
+        With ``group_by`` and ``group``, only that site's or vendor's
+        evaluations and driver models count; otherwise every site and vendor
+        model does.
+        """
         drivers = self.layered_drivers
-        evaluations = self._window(self.evaluations.assign(
-            period=pd.to_datetime(self.evaluations["evaluated_at"]).dt.strftime("%Y-%m")),
-            self.driver_window)
-        return compute_qa_form_audit(evaluations, self.qa_form,
-                                     drivers[drivers["group_by"] != "all"])
+        evaluations = self._window(self.scored_evaluations, self.driver_window)
+        if group_by is not None:
+            drivers = drivers[(drivers["group_by"] == group_by) & (drivers["group"] == group)]
+            evaluations = evaluations[evaluations[group_by] == group]
+        else:
+            drivers = drivers[drivers["group_by"] != "all"]
+        return compute_qa_form_audit(evaluations, self.qa_form, drivers)
+
+    def adoption(self, *, by: list[str] | str | None = None,
+                 months: list[str] | None = None) -> pd.DataFrame:
+        """:func:`cxreports.qa_form_audit.compute_behaviour_adoption` over the driver window
+        (or ``months``), with the behaviour's ``label`` and ``kind``."""
+        evaluations = self._window(self.scored_evaluations, months or self.driver_window)
+        out = compute_behaviour_adoption(evaluations, behaviors=self.behaviors, by=by)
+        return out.join(self.qa_form.set_index("behavior_id")[["label", "kind"]],
+                        on="behavior_id")
+
+    def group_members(self, group_by: str, group: str) -> pd.DataFrame:
+        """The report month's team rows (one per agent) in a site or vendor."""
+        if group_by not in ("site", "vendor"):
+            raise ValueError(f"group_by must be site or vendor, not {group_by!r}")
+        members = self.team[self.team[group_by] == group]
+        if members.empty:
+            known = ", ".join(sorted(self.team[group_by].dropna().unique()))
+            raise ValueError(f"no {group_by} named {group!r} in {self.report_period}; "
+                             f"known: {known}")
+        return members

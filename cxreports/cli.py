@@ -187,6 +187,58 @@ def drivers(
 
 
 @app.command()
+def notebooks(
+    params_file: Annotated[Path, typer.Argument(metavar="PARAMS.yaml",
+                                                help="Run parameters (see params/).")],
+) -> None:
+    """Execute the notebooks once per site and vendor with papermill.
+
+    Writes OUT/notebooks/<name>--<group>.ipynb and .html. A failing notebook
+    is kept with its error and the others still run; exit 1 names it.
+
+    Example: cxreports notebooks params/monthly.yaml
+    """
+    from .analysis import Analysis
+    from .notebooks import list_notebooks, plan_notebook_jobs, run_notebooks
+    from .params import load_params
+    from .progress import progress_step
+    from .sample import resolve_source
+
+    _log_to_stderr()
+    try:
+        params = load_params(params_file)
+        analysis = Analysis.from_source(resolve_source(params.source), period=params.period)
+        names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
+        groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
+        jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
+                                  period=params.period, kpis=list(params.kpis),
+                                  out_dir=Path(params.out) / "notebooks")
+        with progress_step("notebooks", len(jobs), console=err_console) as step:
+            results = run_notebooks(jobs, workers=params.workers, on_done=lambda r: step.advance(
+                f"{r.notebook} {r.group_by}={r.group} ({r.seconds:.1f}s)",
+                failed=r.status != "ok"))
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    failed = [r for r in results if r.status != "ok"]
+    out_console.print(f"{len(results) - len(failed)} of {len(results)} notebooks ran; "
+                      f"outputs in {Path(params.out) / 'notebooks'}", highlight=False)
+    for r in failed:
+        err_console.print(f"failed: {r.notebook} for {r.group_by} {r.group}: "
+                          f"cell {r.cell}: {r.error}", highlight=False)
+    raise typer.Exit(1 if failed or analysis.data.rows_set_aside else 0)
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    if not logging.getLogger("cxreports").handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("cxreports").addHandler(handler)
+        logging.getLogger("cxreports").setLevel(logging.INFO)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
 ) -> None:

@@ -66,6 +66,7 @@ __all__ = [
     "DRIVER_COLUMNS",
     "DriverRules",
     "KPI_DIRECTION",
+    "compare_to_reference",
     "compute_drivers",
     "compute_heterogeneity",
 ]
@@ -415,3 +416,36 @@ def compute_heterogeneity(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
     out["verdict"] = np.where(out["n_groups"] < 2, "insufficient_data",
                               np.where(out["q_value"] <= alpha, "differs", "consistent"))
     return out
+
+
+def compare_to_reference(drivers: pd.DataFrame, *, reference: str) -> pd.DataFrame:
+    """Do the behaviours that drive a KPI in ``reference`` (say, in-house) drive it elsewhere?
+
+    For each KPI and each behaviour that is a ``driver`` in the reference
+    group, every other group's estimate is set beside the reference's.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``kpi``, ``behavior_id``, ``group``, ``reference_estimate``,
+        ``estimate``, ``ci_low``, ``ci_high``, ``verdict`` and ``status``:
+        ``holds`` (a driver there too), ``weaker`` (the reference effect is
+        above the group's whole interval), ``not_shown`` (no evidence either
+        way) or ``insufficient_data``.
+    """
+    ref = drivers[(drivers["group"] == reference) & (drivers["verdict"] == "driver")]
+    others = drivers[drivers["group"] != reference]
+    merged = others.merge(ref[["kpi", "behavior_id", "estimate"]].rename(
+        columns={"estimate": "reference_estimate"}), on=["kpi", "behavior_id"])
+    if merged.empty:
+        return pd.DataFrame(columns=["kpi", "behavior_id", "group", "reference_estimate",
+                                     "estimate", "ci_low", "ci_high", "verdict", "status"])
+    sign = np.sign(merged["reference_estimate"])
+    weaker = (sign * merged["reference_estimate"]) > np.where(
+        sign > 0, merged["ci_high"], -merged["ci_low"])
+    merged["status"] = np.select(
+        [merged["verdict"] == "insufficient_data",
+         (merged["verdict"] == "driver") & (np.sign(merged["estimate"]) == sign), weaker],
+        ["insufficient_data", "holds", "weaker"], default="not_shown")
+    return merged[["kpi", "behavior_id", "group", "reference_estimate", "estimate", "ci_low",
+                   "ci_high", "verdict", "status"]].reset_index(drop=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["RELATIONSHIP_KPIS", "compute_qa_form_audit"]
+__all__ = ["RELATIONSHIP_KPIS", "compute_behaviour_adoption", "compute_qa_form_audit"]
 
 RELATIONSHIP_KPIS = ("csat", "nps", "fcr", "ces")
 
@@ -81,3 +81,24 @@ def compute_qa_form_audit(
             "predicts_nothing": predicts_nothing, "recommendation": advice,
         })
     return pd.DataFrame(rows)
+
+
+def compute_behaviour_adoption(
+    evaluations: pd.DataFrame, *, behaviors: list[str], by: list[str] | str | None = None
+) -> pd.DataFrame:
+    """Share of applicable evaluations in which each behaviour was shown, per group.
+
+    Returns
+    -------
+    pd.DataFrame
+        The ``by`` columns, ``behavior_id``, ``adoption`` (mean score where
+        applicable, 0-1) and ``n`` (applicable evaluations).
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    long = evaluations.melt(id_vars=by or None, value_vars=behaviors, var_name="behavior_id",
+                            value_name="score").dropna(subset=["score"])
+    out = long.groupby([*by, "behavior_id"], sort=True)["score"].agg(["mean", "count"])
+    out = out.rename(columns={"mean": "adoption", "count": "n"}).reset_index()
+    order = {b: i for i, b in enumerate(behaviors)}
+    return out.sort_values([*by, "behavior_id"], key=lambda s: s.map(order) if s.name ==
+                           "behavior_id" else s).reset_index(drop=True)

@@ -601,3 +601,38 @@ def write_sample_data(
             con.close()
         return target
     raise ValueError(f"unknown format {fmt!r}: use csv, parquet or duckdb")
+
+
+#: Bump when the generator changes, so cached samples are rebuilt.
+BUILTIN_VERSION = "1"
+
+
+def builtin_source() -> Path:
+    """The built-in sample's folder, generated on first use and cached.
+
+    Lives in ``$CXREPORTS_CACHE`` (default ``~/.cache/cxreports``). Written
+    to a temporary folder and renamed, so parallel notebooks never see half
+    a sample.
+    """
+    import shutil
+    import tempfile
+
+    root = Path(os.environ.get("CXREPORTS_CACHE", Path.home() / ".cache" / "cxreports"))
+    target = root / f"sample-v{BUILTIN_VERSION}"
+    if (target / "interactions.csv").exists():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".sample-", dir=root))
+    write_sample_data(scratch)
+    try:
+        os.rename(scratch, target)
+    except OSError:  # another process finished first
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def resolve_source(source: str | os.PathLike | None) -> str:
+    """``source`` itself, or the built-in sample where it is empty."""
+    if source is None or str(source).strip() == "":
+        return str(builtin_source())
+    return os.fspath(source)

@@ -67,7 +67,7 @@ def test_rejects_keep_rows_as_they_came(broken_source, tmp_path):
     source_cols = list(pd.read_csv(broken_source / "interactions.csv", nrows=0).columns)
     assert list(frame.columns) == [*source_cols, "reason"]
     assert "31/10/2026 10:00" in set(frame["started_at"])
-    assert not list(tmp_path.glob("rejects/.*.tmp"))
+    assert not list(tmp_path.glob("rejects/.*"))
 
 
 def test_excel_booleans_scores_and_spelling_variants_are_valid(broken_source):

@@ -1,0 +1,299 @@
+"""Run the research notebooks with papermill, once per site and vendor.
+
+The executed notebooks are the audit trail of a scheduled run: each is kept
+(with an HTML copy) as ``OUT/notebooks/<name>--<group>.ipynb``, including
+the ones that failed, which keep the error in the cell that raised it.
+
+Parameters are checked before a kernel starts: papermill only warns about a
+name the notebook does not declare, we refuse it, and a value must have the
+type the notebook's ``parameters`` cell annotates. A kernel that fails to
+start is retried; several notebooks run at once in separate processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from .errors import UnusableInputError
+from .files import atomic_path, safe_filename
+
+__all__ = [
+    "NotebookJob",
+    "NotebookResult",
+    "SHARED_PARAMETERS",
+    "check_parameters",
+    "list_notebooks",
+    "notebook_dir",
+    "notebook_parameters",
+    "notebook_path",
+    "output_name",
+    "plan_notebook_jobs",
+    "run_notebook",
+    "run_notebooks",
+]
+
+#: Every notebook's parameters cell declares these.
+SHARED_PARAMETERS = ("source", "period", "group_by", "group", "kpi")
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
+    "dict": (dict,),
+}
+
+
+def notebook_dir() -> Path:
+    """The folder of notebooks: ``$CXREPORTS_NOTEBOOKS`` or the project's ``notebooks/``."""
+    configured = os.environ.get("CXREPORTS_NOTEBOOKS")
+    folder = Path(configured) if configured else Path(__file__).resolve().parents[1] / "notebooks"
+    if not folder.is_dir():
+        raise UnusableInputError(
+            f"notebook folder {folder} not found; set CXREPORTS_NOTEBOOKS to the project's "
+            "notebooks/ folder")
+    return folder
+
+
+def list_notebooks(folder: Path | None = None) -> list[str]:
+    """Names (without ``.ipynb``) of the notebooks in ``folder``."""
+    folder = folder or notebook_dir()
+    return sorted(p.stem for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def notebook_path(name: str, folder: Path | None = None) -> Path:
+    """Path of notebook ``name``; a clear error naming the available ones if missing."""
+    folder = folder or notebook_dir()
+    path = folder / f"{name}.ipynb"
+    if not path.exists():
+        raise UnusableInputError(f"notebook {name!r} not found in {folder} "
+                                 f"(available: {', '.join(list_notebooks(folder))})")
+    return path
+
+
+def notebook_parameters(path: Path) -> dict[str, dict]:
+    """The notebook's declared parameters: name -> papermill's description (type, default)."""
+    import papermill as pm
+
+    return pm.inspect_notebook(str(path))
+
+
+def check_parameters(path: Path, values: dict) -> None:
+    """Refuse a parameter the notebook does not declare, or a value of the wrong type."""
+    declared = notebook_parameters(path)
+    if not declared:
+        raise UnusableInputError(f"{path.name} has no cell tagged 'parameters'")
+    for name, value in values.items():
+        if name not in declared:
+            raise UnusableInputError(
+                f"{path.name} has no parameter {name!r} (it declares "
+                f"{', '.join(declared)})")
+        expected = _TYPES.get(declared[name]["inferred_type_name"])
+        if expected and (not isinstance(value, expected)
+                         or (bool not in expected and isinstance(value, bool))):
+            raise UnusableInputError(
+                f"{path.name}: parameter {name!r} must be "
+                f"{declared[name]['inferred_type_name']}, not {type(value).__name__} "
+                f"({value!r})")
+
+
+def output_name(notebook: str, group: str) -> str:
+    """``<notebook>--<group>``, with the group made safe for a file name."""
+    return f"{notebook}--{safe_filename(group)}"
+
+
+@dataclass
+class NotebookJob:
+    """One notebook to execute with one set of parameters."""
+
+    notebook: str
+    parameters: dict
+    out_dir: str
+    group_by: str = ""
+    group: str = ""
+    kernel_name: str | None = None
+    timeout: int = 1800
+    retries: int = 2
+    folder: str | None = None
+
+    @property
+    def stem(self) -> str:
+        return output_name(self.notebook, self.group or "all")
+
+
+@dataclass
+class NotebookResult:
+    """What happened to a job: ``ok`` or ``failed`` with the cell and error."""
+
+    notebook: str
+    group_by: str
+    group: str
+    status: str
+    ipynb: str | None = None
+    html: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    cell: int | None = None
+    attempts: int = 1
+    parameters: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _failed_cell(path: Path) -> tuple[int | None, str | None]:
+    """Index and error of the first cell that raised, read from an executed notebook."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # unreadable output: nothing more to say than the exception
+        return None, None
+    code_index = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return code_index, f"{output.get('ename')}: {output.get('evalue')}"
+    return None, None
+
+
+def _export_html(ipynb: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
+        nbformat.read(ipynb, as_version=4))
+    target = ipynb.with_suffix(".html")
+    with atomic_path(target) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return target
+
+
+def _kernel_start_failed(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__}: {exc}"
+    return any(s in text for s in ("Kernel died", "kernel_info", "Kernel didn't respond",
+                                   "NoSuchKernel", "Timeout waiting for kernel"))
+
+
+def run_notebook(job: NotebookJob) -> NotebookResult:
+    """Execute one notebook; never raises for a failing cell (the result says so)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    folder = Path(job.folder) if job.folder else notebook_dir()
+    source = folder / f"{job.notebook}.ipynb"
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{job.stem}.ipynb"
+    result = NotebookResult(job.notebook, job.group_by, job.group, "failed",
+                            parameters=dict(job.parameters))
+    started = time.perf_counter()
+    for attempt in range(1, job.retries + 2):
+        result.attempts = attempt
+        try:
+            with atomic_path(target) as tmp:
+                try:
+                    pm.execute_notebook(
+                        str(source), str(tmp), parameters=job.parameters,
+                        kernel_name=job.kernel_name, progress_bar=False,
+                        execution_timeout=job.timeout, cwd=str(folder),
+                        report_mode=False, log_output=False)
+                except PapermillExecutionError as exc:
+                    # Keep the executed notebook: it shows where and why.
+                    result.cell = exc.exec_count
+                    result.error = f"{exc.ename}: {exc.evalue}"
+            result.ipynb = str(target)
+            if result.error is None:
+                result.status = "ok"
+            else:
+                cell, _ = _failed_cell(target)
+                result.cell = cell or result.cell
+            break
+        except Exception as exc:  # kernel start, I/O: retry the former, report the rest
+            if attempt <= job.retries and _kernel_start_failed(exc):
+                time.sleep(2 * attempt)
+                continue
+            result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            break
+    if result.ipynb:
+        try:
+            result.html = str(_export_html(Path(result.ipynb)))
+        except Exception as exc:  # an HTML copy is a convenience; the .ipynb is the record
+            result.error = (result.error or "") + f" (HTML export failed: {exc})"
+    result.seconds = round(time.perf_counter() - started, 2)
+    return result
+
+
+def absolute_source(source: str) -> str:
+    """A source as notebooks need it: paths made absolute (kernels run in notebooks/)."""
+    if source == "" or "://" in source:
+        return source
+    return str(Path(source).resolve())
+
+
+def plan_notebook_jobs(
+    *,
+    notebooks: list[str],
+    groups: dict[str, list[str]],
+    source: str,
+    period: str,
+    kpis: list[str],
+    out_dir: str | os.PathLike,
+    folder: Path | None = None,
+) -> list[NotebookJob]:
+    """One job per notebook per group of each ``group_by`` (e.g. every site and vendor).
+
+    Each job passes the shared parameters (``source``, ``period``,
+    ``group_by``, ``group``, ``kpi`` = the first of ``kpis``), plus ``kpis``
+    to notebooks that declare it.
+    """
+    folder = folder or notebook_dir()
+    jobs = []
+    for name in notebooks:
+        declared = notebook_parameters(notebook_path(name, folder))
+        for group_by, values in groups.items():
+            for group in values:
+                parameters = {"source": absolute_source(source), "period": period,
+                              "group_by": group_by, "group": group, "kpi": kpis[0]}
+                if "kpis" in declared:
+                    parameters["kpis"] = list(kpis)
+                jobs.append(NotebookJob(name, parameters, str(out_dir), group_by, group,
+                                        folder=str(folder)))
+    return jobs
+
+
+def run_notebooks(
+    jobs: Iterable[NotebookJob],
+    *,
+    workers: int = 2,
+    on_done: Callable[[NotebookResult], None] | None = None,
+) -> list[NotebookResult]:
+    """Execute jobs, ``workers`` at a time in separate processes; results in job order.
+
+    Parameters are checked for every job before any runs, so a typo stops
+    the batch before a kernel starts.
+    """
+    jobs = list(jobs)
+    for job in jobs:
+        path = notebook_path(job.notebook, Path(job.folder) if job.folder else None)
+        check_parameters(path, job.parameters)
+    results: dict[int, NotebookResult] = {}
+    if workers <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = run_notebook(job)
+            if on_done:
+                on_done(results[i])
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_done:
+                    on_done(results[futures[future]])
+    return [results[i] for i in range(len(jobs))]
