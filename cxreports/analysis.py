@@ -62,6 +62,13 @@ class Analysis:
         self.data = data
         self.period = parse_period(period) if period is not None else None
         self.rules = rules or DriverRules()
+        self._memo: dict[tuple, pd.DataFrame] = {}
+
+    def _cached(self, key: tuple, build) -> pd.DataFrame:
+        """Compute once per key; callers get a copy so they cannot change the cache."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key].copy()
 
     @classmethod
     def from_source(cls, source: str | os.PathLike, *, period: str | Period | None = None,
@@ -158,6 +165,9 @@ class Analysis:
         behaviour's ``label`` and ``kind`` from the QA form.
         """
         kpis = [kpis] if isinstance(kpis, str) else list(kpis)
+        return self._cached(("drivers", tuple(kpis), by), lambda: self._drivers(kpis, by))
+
+    def _drivers(self, kpis: list[str], by: str | None) -> pd.DataFrame:
         window = self.driver_window
         contacts = self._window(self.evaluated, window)
         months = self._window(self.agent_months, window)
@@ -182,8 +192,9 @@ class Analysis:
                     months: list[str] | None = None, min_responses: int = 30) -> pd.DataFrame:
         """:func:`cxreports.kpis.compute_kpi_summary` for the report month (or ``months``)."""
         window = months or [str(self.report_period)]
-        return compute_kpi_summary(in_window(self.contacts, window), by=by,
-                                   min_responses=min_responses)
+        key = ("kpi_summary", str(by), tuple(window), min_responses)
+        return self._cached(key, lambda: compute_kpi_summary(
+            in_window(self.contacts, window), by=by, min_responses=min_responses))
 
     def rankings(self, *, kpi: str = "csat", by: str | None = None) -> pd.DataFrame:
         """:func:`cxreports.rankings.rank_agents` over the driver window."""
@@ -234,8 +245,8 @@ class Analysis:
 
     def coaching_priorities(self, *, kpi: str = "csat") -> pd.DataFrame:
         """:func:`cxreports.coaching.compute_coaching_priorities` for the report month."""
-        return compute_coaching_priorities(self.agent_behaviour_scores, self.layered_drivers,
-                                           kpi=kpi)
+        return self._cached(("priorities", kpi), lambda: compute_coaching_priorities(
+            self.agent_behaviour_scores, self.layered_drivers, kpi=kpi))
 
     def qa_form_audit(self, *, group_by: str | None = None,
                       group: str | None = None) -> pd.DataFrame:
@@ -258,10 +269,13 @@ class Analysis:
                  months: list[str] | None = None) -> pd.DataFrame:
         """:func:`cxreports.qa_form_audit.compute_behaviour_adoption` over the driver window
         (or ``months``), with the behaviour's ``label`` and ``kind``."""
-        evaluations = self._window(self.scored_evaluations, months or self.driver_window)
-        out = compute_behaviour_adoption(evaluations, behaviors=self.behaviors, by=by)
-        return out.join(self.qa_form.set_index("behavior_id")[["label", "kind"]],
-                        on="behavior_id")
+        def build() -> pd.DataFrame:
+            evaluations = self._window(self.scored_evaluations, months or self.driver_window)
+            out = compute_behaviour_adoption(evaluations, behaviors=self.behaviors, by=by)
+            return out.join(self.qa_form.set_index("behavior_id")[["label", "kind"]],
+                            on="behavior_id")
+
+        return self._cached(("adoption", str(by), tuple(months or ())), build)
 
     def group_members(self, group_by: str, group: str) -> pd.DataFrame:
         """The report month's team rows (one per agent) in a site or vendor."""

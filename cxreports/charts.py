@@ -110,7 +110,7 @@ def plot_drivers(data: pd.DataFrame, *, label: str = "label", ax: Axes | None = 
         ax.set_yticks(y, frame["_name"])
         kpi = frame["kpi"].iloc[0] if "kpi" in frame and len(frame) else ""
         unit = "probability" if kpi == "fcr" else "points"
-        ax.set_xlabel(f"change in {kpi.upper()} ({unit}) when the behaviour is shown")
+        ax.set_xlabel(f"change in {kpi.upper()} when shown ({unit})")
         ax.set_title(title or f"What drives {kpi.upper()}")
         handles = [mpl.lines.Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))
                    for v, c in VERDICT_COLORS.items() if v in set(frame["verdict"])]
@@ -170,6 +170,9 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
         ax.set_xlabel("share of evaluations where shown")
         ax.set_ylabel("")
         ax.set_title("Behaviour adoption")
+        if hue and ax.get_legend() is not None:
+            sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.14), ncol=3,
+                            title=None, frameon=False)
     return ax
 
 

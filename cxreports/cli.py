@@ -228,6 +228,83 @@ def notebooks(
     raise typer.Exit(1 if failed or analysis.data.rows_set_aside else 0)
 
 
+def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
+                    templates: Path | None, workers: int) -> None:
+    from .analysis import Analysis
+    from .progress import progress_step
+    from .reports import render_packs, render_scorecards
+
+    _log_to_stderr()
+    if templates is not None and not templates.is_dir():
+        raise _fail(CxReportsError(f"--templates {templates} is not a folder"))
+    try:
+        analysis = Analysis.from_source(source, period=period)
+        render = render_packs if kind == "packs" else render_scorecards
+        option = "supervisors" if kind == "packs" else "vendors"
+        total = len(keys) if keys else analysis.team[
+            "supervisor_id" if kind == "packs" else "vendor"].nunique()
+        with progress_step(kind, total, console=err_console) as step:
+            results = render(analysis, out, templates=templates, workers=workers,
+                             on_done=lambda r: step.advance(
+                                 f"{r.key} ({r.seconds:.1f}s)" + (f": {r.error}" if r.error
+                                                                   else ""),
+                                 failed=r.status != "ok"),
+                             **{option: keys or None})
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    failed = [r for r in results if r.status != "ok"]
+    out_console.print(f"{len(results) - len(failed)} of {len(results)} {kind} written to "
+                      f"{Path(out) / kind}", highlight=False)
+    for r in failed:
+        err_console.print(f"failed: {r.key}: {r.error}", highlight=False)
+    if analysis.data.rows_set_aside:
+        err_console.print(f"{analysis.data.rows_set_aside:,} rows were set aside; run "
+                          f"'cxreports validate {source} --rejects DIR' to see them",
+                          highlight=False)
+    raise typer.Exit(1 if failed or analysis.data.rows_set_aside else 0)
+
+
+@app.command()
+def packs(
+    source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
+    period: Annotated[str, typer.Option("--period", help="Reporting month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (PDFs go to OUT/packs/).")],
+    supervisor: Annotated[
+        list[str] | None, typer.Option("--supervisor", help="Only this supervisor id "
+                                       "(repeat for several).")
+    ] = None,
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="Folder of templates overriding the "
+                                  "kit's, file by file.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+) -> None:
+    """One PDF coaching pack per supervisor: OUT/packs/<supervisor_id>.pdf.
+
+    Example: cxreports packs data/sample --period 2026-10 --out outputs/2026-10
+    """
+    _report_command("packs", source, period, out, supervisor, templates, workers)
+
+
+@app.command()
+def scorecards(
+    source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
+    period: Annotated[str, typer.Option("--period", help="Reporting month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (PDFs go to "
+                                      "OUT/scorecards/).")],
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="Folder of templates overriding the "
+                                  "kit's, file by file.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+) -> None:
+    """One PDF scorecard per vendor: OUT/scorecards/<vendor>.pdf.
+
+    Example: cxreports scorecards data/sample --period 2026-10 --out outputs/2026-10
+    """
+    _report_command("scorecards", source, period, out, None, templates, workers)
+
+
 def _log_to_stderr() -> None:
     import logging
 

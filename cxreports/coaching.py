@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from .drivers import drivers_for
 from .periods import Period, parse_period
 from .roster import roster_for_period
 from .stats import shrink_means
@@ -252,18 +253,6 @@ def compute_agent_behaviour_scores(
     return pd.concat(frames, ignore_index=True)[cols]
 
 
-def _impact_table(drivers: pd.DataFrame, kpi: str) -> dict[tuple[str, str], dict]:
-    """(group_by, group) -> behaviour -> (estimate if a proven driver else 0, sufficient?)."""
-    d = drivers[drivers["kpi"] == kpi]
-    table: dict[tuple[str, str], dict] = {}
-    for (group_by, group), part in d.groupby(["group_by", "group"]):
-        sufficient = bool((part["verdict"] != "insufficient_data").any())
-        impacts = {r.behavior_id: (r.estimate if r.verdict == "driver" else 0.0)
-                   for r in part.itertuples()}
-        table[(group_by, group)] = {"sufficient": sufficient, "impacts": impacts}
-    return table
-
-
 def compute_coaching_priorities(
     scores: pd.DataFrame,
     drivers: pd.DataFrame,
@@ -303,14 +292,17 @@ def compute_coaching_priorities(
         ``mentor_agent_id``. An agent with too few evaluations gets one
         row of kind ``insufficient_data``.
     """
-    table = _impact_table(drivers, kpi)
+    drivers = drivers[drivers["kpi"] == kpi]
+    cache: dict[tuple[str, str], tuple[dict, str]] = {}
 
     def impact_for(site: str, vendor: str) -> tuple[dict, str]:
-        for key in (("site", site), ("vendor", vendor), ("all", "all")):
-            entry = table.get(key)
-            if entry and entry["sufficient"]:
-                return entry["impacts"], f"{key[0]}:{key[1]}"
-        return {}, "none"
+        # A behaviour that is not a proven driver at the chosen level has no impact.
+        if (site, vendor) not in cache:
+            rows, source = drivers_for(drivers, site=site, vendor=vendor)
+            impacts = {r.behavior_id: (r.estimate if r.verdict == "driver" else 0.0)
+                       for r in rows.itertuples()}
+            cache[(site, vendor)] = (impacts, source.removeprefix(f"{kpi}: ") or "none")
+        return cache[(site, vendor)]
 
     rows = []
     by_team = {k: g for k, g in scores.groupby("supervisor_id")}

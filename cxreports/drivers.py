@@ -69,6 +69,7 @@ __all__ = [
     "compare_to_reference",
     "compute_drivers",
     "compute_heterogeneity",
+    "drivers_for",
 ]
 
 #: Which way is better for each KPI (ces: 7 = least effort).
@@ -416,6 +417,37 @@ def compute_heterogeneity(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
     out["verdict"] = np.where(out["n_groups"] < 2, "insufficient_data",
                               np.where(out["q_value"] <= alpha, "differs", "consistent"))
     return out
+
+
+def drivers_for(
+    drivers: pd.DataFrame, *, site: str | None = None, vendor: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """The most specific driver model with enough data for a team: site, vendor, everyone.
+
+    ``drivers`` holds :func:`compute_drivers` rows at several levels (as
+    :attr:`cxreports.analysis.Analysis.layered_drivers` does). A level is
+    used for a KPI when its model had enough data for at least one
+    behaviour. Returns the chosen rows (all KPIs) and a label per KPI-level
+    choice such as ``"site Leeds"``.
+
+    Returns
+    -------
+    tuple
+        (rows, ``{kpi: "site Leeds"}``-style description of where each KPI's
+        rows came from, as one string ``"csat: site Leeds; fcr: vendor X"``).
+    """
+    chosen, notes = [], []
+    for kpi, part in drivers.groupby("kpi", sort=False):
+        for level, name in (("site", site), ("vendor", vendor), ("all", "all")):
+            if name is None:
+                continue
+            rows = part[(part["group_by"] == level) & (part["group"] == name)]
+            if len(rows) and (rows["verdict"] != "insufficient_data").any():
+                chosen.append(rows)
+                notes.append(f"{kpi}: {level} {name}" if level != "all" else f"{kpi}: everyone")
+                break
+    frame = pd.concat(chosen, ignore_index=True) if chosen else drivers.iloc[0:0]
+    return frame, "; ".join(notes)
 
 
 def compare_to_reference(drivers: pd.DataFrame, *, reference: str) -> pd.DataFrame:

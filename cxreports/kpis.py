@@ -11,7 +11,13 @@ import pandas as pd
 
 from .stats import mean_interval, nps_interval, wilson_interval
 
-__all__ = ["KPI_SUMMARY_COLUMNS", "KPI_LABELS", "compare_to_targets", "compute_kpi_summary"]
+__all__ = [
+    "KPI_LABELS",
+    "KPI_SUMMARY_COLUMNS",
+    "compare_kpi_to_baseline",
+    "compare_to_targets",
+    "compute_kpi_summary",
+]
 
 KPI_LABELS = {
     "csat": "CSAT (1-5)",
@@ -148,3 +154,42 @@ def compare_to_targets(
                 status.append("red")
     out["status"] = status
     return out
+
+
+def compare_kpi_to_baseline(
+    current: pd.DataFrame, baseline: pd.DataFrame, *, on: list[str] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """This month's KPIs against the baseline months', with the change and its interval.
+
+    Both frames come from :func:`compute_kpi_summary` (same ``by``). The
+    change's interval combines the two intervals' standard errors (they are
+    different contacts, so independent). ``trend`` is ``up`` or ``down``
+    when the interval excludes zero, ``steady`` when it does not, and
+    ``insufficient_data`` when either side lacks enough responses.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``current`` plus ``baseline_value``, ``change``, ``change_ci_low``,
+        ``change_ci_high`` and ``trend``.
+    """
+    from scipy import stats as st
+
+    keys = [*(on or []), "kpi"]
+    base = baseline[[*keys, "value", "ci_low", "ci_high", "enough_data"]].rename(columns={
+        "value": "baseline_value", "ci_low": "_b_low", "ci_high": "_b_high",
+        "enough_data": "_b_enough"})
+    out = current.merge(base, on=keys, how="left")
+    z = st.norm.ppf(0.5 + level / 2)
+    se_now = (out["ci_high"] - out["ci_low"]) / (2 * z)
+    se_base = (out["_b_high"] - out["_b_low"]) / (2 * z)
+    se = np.sqrt(se_now**2 + se_base**2)
+    out["change"] = out["value"] - out["baseline_value"]
+    out["change_ci_low"] = out["change"] - z * se
+    out["change_ci_high"] = out["change"] + z * se
+    enough = out["enough_data"] & out["_b_enough"].fillna(False).astype(bool)
+    out["trend"] = np.select(
+        [~enough, out["change_ci_low"] > 0, out["change_ci_high"] < 0],
+        ["insufficient_data", "up", "down"], default="steady")
+    return out.drop(columns=["_b_low", "_b_high", "_b_enough"])

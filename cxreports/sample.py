@@ -91,6 +91,10 @@ _LAST = ["Okafor", "Silva", "Murphy", "Santos", "Reyes", "Khan", "Novak", "Walsh
          "Bautista", "Fraser", "Mendoza", "Patel", "Lopez", "Campbell", "Garcia", "Cruz",
          "Ferreira", "Hughes", "Ramos", "Nguyen", "Stewart", "Aquino", "Morais", "Evans"]
 
+_SUPERVISOR_LAST = ["Okonkwo", "Lindqvist", "Marchetti", "Delacroix", "Abernathy", "Kowalczyk",
+                    "Villanueva", "Oyelaran", "Haddad", "Fitzgerald", "Nakamura", "Brennan",
+                    "Castellano", "Ekwueme", "Sorensen", "Achterberg", "Quintero", "Zielinski"]
+
 
 @dataclass
 class SampleData:
@@ -166,7 +170,8 @@ def make_sample_data(
     counts[0] += agents - counts.sum()
     agent_site = np.repeat(np.arange(len(SITES)), counts)
     agent_ids = [f"A{i + 1:04d}" for i in range(agents)]
-    names = [f"{_FIRST[(i * 7) % len(_FIRST)]} {_LAST[(i * 11 + i // 30) % len(_LAST)]}"
+    # Unique for up to 30 x 25 agents: same first name implies a different last name.
+    names = [f"{_FIRST[i % len(_FIRST)]} {_LAST[(i // len(_FIRST) + 7 * i) % len(_LAST)]}"
              for i in range(agents)]
 
     supervisors = []  # (supervisor_id, name, site index)
@@ -176,8 +181,9 @@ def make_sample_data(
         n_sup = max(1, int(np.ceil(len(members) / 12)))
         for k, chunk in enumerate(np.array_split(members, n_sup)):
             sup_index = len(supervisors)
-            sup_name = f"{_FIRST[(sup_index * 5 + 3) % len(_FIRST)]} " \
-                       f"{_LAST[(sup_index * 3 + 13) % len(_LAST)]}"
+            # Supervisors' surnames come from their own list, so no agent shares a name.
+            sup_name = f"{_FIRST[(sup_index * 7 + 3) % len(_FIRST)]} " \
+                       f"{_SUPERVISOR_LAST[sup_index % len(_SUPERVISOR_LAST)]}"
             supervisors.append((f"S{sup_index + 1:02d}", sup_name, s_idx))
             agent_sup[chunk] = sup_index
             del k
@@ -604,7 +610,7 @@ def write_sample_data(
 
 
 #: Bump when the generator changes, so cached samples are rebuilt.
-BUILTIN_VERSION = "1"
+BUILTIN_VERSION = "2"
 
 
 def builtin_source() -> Path:

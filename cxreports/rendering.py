@@ -1,0 +1,163 @@
+"""HTML from report models (Jinja2), PDF from HTML (WeasyPrint), safely.
+
+- Templates: the user's ``--templates DIR`` first, file by file, then the
+  kit's own ``templates/``. Autoescaping is on for every template and
+  undefined names raise, so a typo fails loudly instead of printing nothing.
+- Numbers are formatted by registered filters (``fmt_kpi``, ``fmt_percent``,
+  ...), never by arithmetic in a template.
+- The PDF renderer fetches only ``data:`` URLs and files inside the allowed
+  folders (the templates and the run's output); no network, no redirects,
+  nothing else on disk, and so no ``rel="attachment"`` of a local file.
+  WeasyPrint >= 70 is required: earlier versions bypassed a custom fetcher
+  for some resources (GHSA-jf6q-chmf-3h3v).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from pathlib import Path
+
+import jinja2
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+__all__ = [
+    "SafeFetcher",
+    "render_html",
+    "render_pdf",
+    "template_dir",
+    "template_environment",
+]
+
+
+def template_dir() -> Path:
+    """The kit's templates: ``$CXREPORTS_TEMPLATES`` or the project's ``templates/``."""
+    configured = os.environ.get("CXREPORTS_TEMPLATES")
+    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "templates"
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def fmt_num(value, digits: int = 2) -> str:
+    """``3.14159`` -> ``"3.14"``; missing -> an en dash."""
+    return "–" if _missing(value) else f"{value:,.{digits}f}"
+
+
+def fmt_int(value) -> str:
+    return "–" if _missing(value) else f"{int(round(value)):,}"
+
+
+def fmt_percent(value, digits: int = 0) -> str:
+    """A share 0-1 as a percentage: ``0.731`` -> ``"73%"``."""
+    return "–" if _missing(value) else f"{value * 100:.{digits}f}%"
+
+
+def fmt_signed(value, digits: int = 2) -> str:
+    return "–" if _missing(value) else f"{value:+.{digits}f}"
+
+
+_KPI_FORMATS = {"csat": ("num", 2), "nps": ("num", 0), "ces": ("num", 2),
+                "aht_seconds": ("int", 0), "fcr": ("percent", 0), "csat_top_box": ("percent", 0)}
+
+
+def fmt_kpi(value, kpi: str) -> str:
+    """A KPI value on its own scale: CSAT 3.58, NPS -17, FCR 69%, AHT 505."""
+    kind, digits = _KPI_FORMATS.get(kpi, ("num", 2))
+    if kind == "percent":
+        return fmt_percent(value, digits)
+    if kind == "int":
+        return fmt_int(value)
+    return fmt_num(value, digits)
+
+
+def fmt_kpi_change(value, kpi: str) -> str:
+    """A change in a KPI: percentage points for shares, signed otherwise."""
+    if _missing(value):
+        return "–"
+    kind, digits = _KPI_FORMATS.get(kpi, ("num", 2))
+    if kind == "percent":
+        return f"{value * 100:+.{digits}f} pts"
+    return f"{value:+,.{0 if kind == 'int' else digits}f}"
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG document as a ``data:`` URL for an ``<img src>``."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def label_of(code) -> str:
+    """``"not_enough_data"`` -> ``"not enough data"``."""
+    return "" if code is None else str(code).replace("_", " ")
+
+
+FILTERS = {
+    "fmt_num": fmt_num, "fmt_int": fmt_int, "fmt_percent": fmt_percent,
+    "fmt_signed": fmt_signed, "fmt_kpi": fmt_kpi, "fmt_kpi_change": fmt_kpi_change,
+    "svg_data_uri": svg_data_uri, "label_of": label_of,
+}
+
+
+def template_environment(overrides: str | os.PathLike | None = None) -> jinja2.Environment:
+    """Jinja environment: overrides first, then the kit's templates; autoescape; strict."""
+    folders = [str(Path(overrides))] if overrides else []
+    folders.append(str(template_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml"),
+                                            default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_html(template: str, *, overrides: str | os.PathLike | None = None,
+                **context) -> str:
+    """Render ``template`` (e.g. ``coaching_pack.html``) with ``context``."""
+    return template_environment(overrides).get_template(template).render(**context)
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+class SafeFetcher(URLFetcher):
+    """Fetches ``data:`` URLs and files under ``roots``; refuses everything else."""
+
+    def __init__(self, roots: list[str | os.PathLike], **kwargs) -> None:
+        super().__init__(allowed_protocols=("file", "data"), allow_redirects=False,
+                         timeout=5, **kwargs)
+        self.roots = [Path(r).resolve() for r in roots]
+
+    def fetch(self, url, headers=None):
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        if not url.startswith("file:"):
+            raise ValueError(f"refused to fetch {url!r}: only local template files are allowed")
+        from urllib.request import url2pathname
+
+        path = Path(url2pathname(url.split("?")[0].split("#")[0].removeprefix("file:")))
+        resolved = path.resolve()
+        if not any(resolved.is_relative_to(root) for root in self.roots):
+            raise ValueError(f"refused to fetch {resolved}: outside the template and output "
+                             "folders")
+        return super().fetch(url, headers)
+
+
+def render_pdf(html: str, *, base_dir: str | os.PathLike,
+               roots: list[str | os.PathLike]) -> bytes:
+    """PDF bytes of ``html``, tagged for accessibility (PDF/UA-1).
+
+    Relative URLs resolve against ``base_dir`` (the template folder, for
+    fonts and CSS); only files under ``roots`` can be read.
+    """
+    document = HTML(string=html, base_url=str(Path(base_dir).resolve()) + os.sep,
+                    url_fetcher=SafeFetcher(roots))
+    return document.write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True)
