@@ -20,8 +20,8 @@ import pandas as pd
 
 from .analysis import Analysis
 from .charts import figure_svg, plot_behaviour_adoption, plot_drivers, plot_trend_lines
-from .drivers import compare_to_reference, drivers_for
 from .coaching import compute_coaching_effectiveness
+from .drivers import compare_to_reference, drivers_for
 from .kpis import KPI_LABELS, compare_kpi_to_baseline, compare_to_targets, compute_kpi_summary
 from .qa_form_audit import compute_behaviour_adoption
 
@@ -143,8 +143,10 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
                             "sentence": driver_sentence(row.label, row.kpi, row.estimate,
                                                         row.ci_low, row.ci_high)})
     csat = drivers[drivers["kpi"] == "csat"]
-    chart = figure_svg(plot_drivers(csat, title=f"What drives CSAT here ({source.split(';')[0]})")) \
-        if len(csat) and (csat["verdict"] != "insufficient_data").any() else None
+    chart = None
+    if len(csat) and (csat["verdict"] != "insufficient_data").any():
+        chart = figure_svg(plot_drivers(csat, title=f"What drives CSAT here "
+                                                    f"({source.split(';')[0]})"))
 
     # Team vs site adoption of each behaviour over the recent window.
     recent = analysis.scored_evaluations[
