@@ -17,12 +17,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_drivers  # noqa: E402
 import bench_notebooks  # noqa: E402
+import bench_packs  # noqa: E402
+import bench_run  # noqa: E402
 import bench_validate  # noqa: E402
 
 BENCHMARKS = {
     "validate": bench_validate.run,
     "drivers": bench_drivers.run,
     "notebooks": bench_notebooks.run,
+    "packs": bench_packs.run,
+    "run": bench_run.run,
 }
 
 

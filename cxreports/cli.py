@@ -315,20 +315,73 @@ def _log_to_stderr() -> None:
         logging.getLogger("cxreports").setLevel(logging.INFO)
 
 
+def _print_outcome(outcome, out: Path) -> None:
+    import json
+
+    manifest = json.loads(outcome.manifest.read_text())
+    steps = manifest["steps"]
+    out_console.print(f"manifest: {outcome.manifest}", highlight=False)
+    for kind in ("packs", "scorecards", "notebooks"):
+        if kind in steps:
+            out_console.print(f"{kind}: {out / kind}  ({steps[kind]['done']} made, "
+                              f"{steps[kind]['kept']} kept, {steps[kind]['seconds']:.0f}s)",
+                              highlight=False)
+    out_console.print(f"tables: {out / 'tables'}", highlight=False)
+    for name, item in manifest["rejects"].items():
+        if item["count"]:
+            err_console.print(f"set aside: {item['count']:,} rows of {name} "
+                              f"({out / item['path']})", highlight=False)
+    for failure in outcome.failures:
+        err_console.print(f"failed: {failure['step']} {failure['key']}: {failure['reason']}",
+                          highlight=False)
+
+
+@app.command()
+def run(
+    params_file: Annotated[Path, typer.Argument(metavar="PARAMS.yaml",
+                                                help="Run parameters (see params/).")],
+    resume: Annotated[bool, typer.Option("--resume", help="Redo only what is missing, "
+                                         "failed or out of date.")] = False,
+) -> None:
+    """The scheduled monthly job: validate, notebooks, packs, scorecards, tables, manifest.
+
+    Exit 0 all clean; 1 rows set aside or some outputs failed (each named);
+    2 nothing usable (bad parameters, unreadable source, folder locked).
+
+    Example: cxreports run params/monthly.yaml --resume
+    """
+    from .monthly_run import run_monthly
+    from .params import load_params
+
+    _log_to_stderr()
+    try:
+        params = load_params(params_file)
+        outcome = run_monthly(params, params_file=params_file, resume=resume,
+                              console=err_console)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    _print_outcome(outcome, Path(params.out))
+    raise typer.Exit(outcome.exit_code)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
 ) -> None:
-    """Generate the sample contact centre and run the monthly job on it.
+    """Generate the sample contact centre and run the whole monthly job on it.
 
     Example: cxreports demo --out outputs/demo
     """
     from .demo import run_demo
 
+    _log_to_stderr()
     try:
-        code = run_demo(out, console=out_console)
+        code = run_demo(out, console=err_console)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    out_console.print(f"coaching packs: {(out / 'packs').resolve()}", highlight=False)
+    out_console.print(f"vendor scorecards: {(out / 'scorecards').resolve()}", highlight=False)
+    out_console.print(f"manifest: {(out / 'manifest.json').resolve()}", highlight=False)
     raise typer.Exit(code)
 
 

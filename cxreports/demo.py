@@ -1,4 +1,4 @@
-"""The demo: the sample contact centre through everything the kit can do."""
+"""The demo: the sample contact centre through the whole monthly run."""
 
 from __future__ import annotations
 
@@ -7,33 +7,32 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .analysis import Analysis
+from .monthly_run import run_monthly
+from .params import RunParams, load_params
 from .sample import write_sample_data
-from .tables import write_tables
-from .validation import validate_source
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_PERIOD", "run_demo"]
 
 DEMO_PERIOD = "2026-10"
+DEMO_PARAMS = Path(__file__).resolve().parents[1] / "params" / "demo.yaml"
 
 
 def run_demo(out: str | os.PathLike, *, console: Console | None = None) -> int:
-    """Write the sample to ``out/data``, validate it, and write what exists so far.
+    """Write the sample to ``out/data`` (once) and run ``params/demo.yaml`` on it into ``out``.
 
-    Returns the exit code (0 all clean, 1 rows set aside).
+    Returns the run's exit code.
     """
-    console = console or Console()
+    console = console or Console(stderr=True)
     out = Path(out)
     source = out / "data"
     if not (source / "interactions.csv").exists():
-        console.print(f"writing the sample contact centre to {source}")
+        console.print(f"writing the sample contact centre to {source}", highlight=False)
         write_sample_data(source, last_period=DEMO_PERIOD)
-    data = validate_source(source)
-    from .cli import print_validation
-
-    print_validation(data)
-    data.write_rejects(out / "rejects")
-    tables = write_tables(Analysis(data, period=DEMO_PERIOD), out / "tables")
-    console.print(f"{len(tables)} tables written to {out / 'tables'}", highlight=False)
-    console.print(f"demo outputs in {out.resolve()}", highlight=False)
-    return 1 if data.rows_set_aside else 0
+    overrides = {"source": str(source), "out": str(out)}
+    if DEMO_PARAMS.exists():
+        params = load_params(DEMO_PARAMS, **overrides)
+    else:  # installed without the project's params/: the same defaults
+        params = RunParams(period=DEMO_PERIOD, **overrides)
+    outcome = run_monthly(params, params_file=DEMO_PARAMS if DEMO_PARAMS.exists() else None,
+                          console=console)
+    return outcome.exit_code

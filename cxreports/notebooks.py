@@ -16,7 +16,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -273,18 +273,26 @@ def run_notebooks(
     *,
     workers: int = 2,
     on_done: Callable[[NotebookResult], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[NotebookResult]:
     """Execute jobs, ``workers`` at a time in separate processes; results in job order.
 
     Parameters are checked for every job before any runs, so a typo stops
-    the batch before a kernel starts.
+    the batch before a kernel starts. ``executor`` (a process pool or a Dask
+    client's executor) runs the jobs instead of a pool made here.
     """
     jobs = list(jobs)
     for job in jobs:
         path = notebook_path(job.notebook, Path(job.folder) if job.folder else None)
         check_parameters(path, job.parameters)
     results: dict[int, NotebookResult] = {}
-    if workers <= 1 or len(jobs) <= 1:
+    if executor is not None:
+        futures = {executor.submit(run_notebook, job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done:
+                on_done(results[futures[future]])
+    elif workers <= 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
             results[i] = run_notebook(job)
             if on_done:

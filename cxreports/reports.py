@@ -14,7 +14,13 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,8 +30,14 @@ from .files import atomic_write_bytes, safe_filename, sha256_of
 from .rendering import render_html, render_pdf, template_dir
 from .report_models import build_coaching_pack, build_vendor_scorecard
 
-__all__ = ["ReportResult", "local_executor", "render_packs", "render_scorecards",
-           "write_pdf"]
+__all__ = [
+    "RecyclingExecutor",
+    "ReportResult",
+    "local_executor",
+    "render_packs",
+    "render_scorecards",
+    "write_pdf",
+]
 
 
 @dataclass
@@ -56,10 +68,40 @@ def write_pdf(html: str, target: str, base_dir: str, roots: list[str]) -> tuple[
     return sha256_of(target), time.perf_counter() - started
 
 
+class RecyclingExecutor(Executor):
+    """A process pool replaced whole after every ``recycle_after`` tasks.
+
+    Recycling keeps memory flat over thousands of renders (WeasyPrint and
+    fontconfig caches only grow within a process). It is done here rather
+    than with ``ProcessPoolExecutor(max_tasks_per_child=...)`` because that
+    deadlocks on Python 3.11-3.14 once a worker retires with work still
+    queued (CPython gh-115634). The old pool is drained before the new one
+    starts, so the machine never runs more than ``workers`` renders.
+    """
+
+    def __init__(self, workers: int, *, recycle_after: int = 50) -> None:
+        self.workers, self.recycle_after = workers, recycle_after
+        self._pool: ProcessPoolExecutor | None = None
+        self._submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        if self._pool is None or self._submitted >= self.recycle_after * self.workers:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             mp_context=get_context("spawn"))
+            self._submitted = 0
+        self._submitted += 1
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def local_executor(workers: int, *, recycle_after: int = 50) -> Executor:
-    """A process pool whose workers are replaced after ``recycle_after`` tasks."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               max_tasks_per_child=recycle_after)
+    """Processes on this machine, recycled every ``recycle_after`` tasks per worker."""
+    return RecyclingExecutor(workers, recycle_after=recycle_after)
 
 
 def _render_all(
@@ -119,6 +161,10 @@ def _render_all(
                 finish(result, started, None,
                        task=lambda h=html, t=target: write_pdf(h, str(t), str(base_dir), roots))
             else:
+                # Keep a few renders queued, not hundreds of HTML documents in memory.
+                running = [f for _, _, f in pending if not f.done()]
+                if len(running) >= 2 * max(workers, 2):
+                    wait(running, return_when=FIRST_COMPLETED)
                 pending.append((result, started, pool.submit(write_pdf, html, str(target),
                                                              str(base_dir), roots)))
         for result, started, future in pending:

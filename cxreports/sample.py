@@ -284,14 +284,19 @@ def make_sample_data(
     # --- behaviours shown on every contact --------------------------------
     p = p0[c_agent].copy()
     lifts = []
+    # Contacts are grouped by agent and sorted by time: each agent is a slice.
+    bounds = np.searchsorted(c_agent, np.arange(agents + 1))
+    stamps = started.values
     for a, _sup, held, b in sessions:
         if b < 0:
             continue
-        mask = (c_agent == a) & (started > held)
-        before = p[mask, b].copy()
-        p[mask, b] = np.minimum(p[mask, b] + COACHING_LIFT, 0.97)
-        if mask.any():
-            lifts.append(float((p[mask, b] - before).mean()))
+        lo, hi = bounds[a], bounds[a + 1]
+        first = lo + np.searchsorted(stamps[lo:hi], np.datetime64(held), side="right")
+        if first >= hi:
+            continue
+        before = p[first:hi, b].copy()
+        p[first:hi, b] = np.minimum(before + COACHING_LIFT, 0.97)
+        lifts.append(float((p[first:hi, b] - before).mean()))
     shown = (rng.random((n, n_beh)) < p).astype(float)
     applicable = np.ones((n, n_beh), dtype=bool)
     hold = beh_ids.index("hold_etiquette")

@@ -9,6 +9,7 @@ the row a person would open.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -40,6 +41,7 @@ class RawTable:
     #: Column names in source order (without ``__cx_row``).
     columns: list[str]
     rows: int
+    #: SHA-256 of the file, or of the rows for a database table.
     sha256: str | None = None
 
 
@@ -273,7 +275,12 @@ def _describe(
         r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         if r[0] != ROW_COLUMN
     ]
-    rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+    rows, content = con.execute(
+        f"SELECT count(*), CAST(sum(hash(t)) AS VARCHAR) FROM {relation} t").fetchall()[0]
+    if sha256 is None:
+        # No file to checksum (a database table): fingerprint the rows instead, so a
+        # changed table still shows up in the manifest and invalidates --resume.
+        sha256 = hashlib.sha256(f"{name}:{rows}:{content}".encode()).hexdigest()
     return RawTable(name, origin, relation, columns, int(rows), sha256)
 
 

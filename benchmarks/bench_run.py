@@ -1,0 +1,81 @@
+"""The monthly run at scale (issue 6).
+
+A run for ~500 supervisors (7,500 agents, 4 months of contacts) with every
+notebook for every site and vendor, packs, scorecards and tables, as
+``cxreports run`` in a subprocess: total wall time, time per step (from the
+manifest), and peak RSS of the whole process tree. Then the scaling of the
+PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
+(``DASK_AGENTS``) so the comparison finishes in minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from bench_packs import RssSampler
+
+from cxreports.sample import write_sample_data
+
+DASK_AGENTS = 1500
+
+
+def _run(params: dict, path: Path) -> tuple[float, dict, float]:
+    path.write_text(yaml.safe_dump(params))
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cxreports", "run", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    code = proc.wait()
+    sampler.stop()
+    wall = time.perf_counter() - started
+    assert code in (0, 1), f"run failed with exit code {code}"
+    manifest = json.loads((Path(params["out"]) / "manifest.json").read_text())
+    peak = max((s[3] for s in sampler.samples), default=0.0)
+    return wall, manifest, peak
+
+
+def run(work: Path, scale: float = 1.0) -> dict:
+    agents = max(60, int(7500 * scale))
+    t = time.perf_counter()
+    source = write_sample_data(work / "run-sample", agents=agents, months=4,
+                               contacts_per_month=30)
+    generate = time.perf_counter() - t
+    params = {"source": str(source), "period": "2026-10", "out": str(work / "run-out"),
+              "workers": 2}
+    wall, manifest, peak = _run(params, work / "run.yaml")
+    result = {
+        "agents": agents,
+        "supervisors": manifest["steps"]["packs"]["done"],
+        "notebooks": manifest["steps"]["notebooks"]["done"],
+        "generate_seconds": round(generate, 1),
+        "wall_seconds": round(wall, 1),
+        "steps_seconds": {k: v["seconds"] for k, v in manifest["steps"].items()},
+        "peak_rss_mb_process_tree": round(peak),
+        "target_seconds": 900 * max(scale, 0.05),
+        "met": wall <= 900 * max(scale, 0.05),
+    }
+
+    from distributed import LocalCluster
+
+    small = write_sample_data(work / "dask-sample", agents=max(60, int(DASK_AGENTS * scale)),
+                              months=4, contacts_per_month=30)
+    scaling = {}
+    for n in (1, 2):
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster:
+            address = cluster.scheduler_address.removeprefix("tcp://")
+            p = {"source": str(small), "period": "2026-10", "out": str(work / f"dask-{n}"),
+                 "notebooks": [], "executor": f"dask://{address}"}
+            wall_n, m, _ = _run(p, work / f"dask-{n}.yaml")
+            scaling[f"workers_{n}"] = {"wall_seconds": round(wall_n, 1),
+                                       "packs_seconds": m["steps"]["packs"]["seconds"]}
+    scaling["packs_speedup"] = round(scaling["workers_1"]["packs_seconds"]
+                                     / scaling["workers_2"]["packs_seconds"], 2)
+    result["dask_scaling"] = scaling
+    return result

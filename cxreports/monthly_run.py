@@ -1,0 +1,415 @@
+"""The scheduled monthly run: validate -> notebooks -> packs -> scorecards -> tables -> manifest.
+
+Safe to re-run and to resume:
+
+- A lock on ``OUT/.cxreports.lock`` makes a second run on the same folder
+  refuse to start (the operating system releases it if a run dies).
+- Each finished item (a notebook, a pack, a scorecard, a table) is appended
+  to ``OUT/.journal.jsonl`` at once, and ``OUT/manifest.json`` is rewritten
+  whole after every step, so a run killed midway leaves a record.
+- ``--resume`` redoes only what is missing, failed, or out of date: an item
+  is kept when its fingerprint (input checksums, parameters, package
+  version, and the notebook or templates it was made from) is unchanged and
+  its file still has the checksum recorded. Kept files are not touched.
+- One failing item is recorded with its reason and the rest finish; exit 1
+  names what failed or what was set aside, exit 0 only when all is clean.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from rich.console import Console
+
+from .analysis import Analysis
+from .errors import UnusableInputError
+from .executors import open_executor
+from .files import atomic_path, atomic_write_text, sha256_of
+from .notebooks import (
+    NotebookResult,
+    list_notebooks,
+    notebook_dir,
+    notebook_path,
+    plan_notebook_jobs,
+    run_notebooks,
+)
+from .params import RunParams
+from .progress import progress_step
+from .rendering import template_dir
+from .reports import ReportResult, render_packs, render_scorecards
+from .sample import resolve_source
+from .tables import TABLE_BUILDERS
+from .validation import validate_source
+
+__all__ = ["RunOutcome", "run_monthly"]
+
+log = logging.getLogger("cxreports")
+_PACKAGES = ["cxreports", "pandas", "numpy", "duckdb", "statsmodels", "scipy", "matplotlib",
+             "seaborn", "jinja2", "weasyprint", "papermill", "nbclient", "pydantic", "dask",
+             "distributed"]
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: exit code, manifest path and what went wrong."""
+
+    exit_code: int
+    manifest: Path
+    failures: list[dict] = field(default_factory=list)
+    rows_set_aside: int = 0
+    outputs: list[dict] = field(default_factory=list)
+
+
+class RunLock:
+    """An exclusive, non-blocking lock on the output folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".cxreports.lock"
+
+    def __enter__(self) -> RunLock:
+        self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise UnusableInputError(
+                f"another cxreports run is writing {self.path.parent}; wait for it to finish "
+                "or choose another output folder") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"{os.getpid()}\n")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+class Journal:
+    """Append-only record of finished items, flushed to disk as each one ends."""
+
+    def __init__(self, path: Path, *, keep: bool) -> None:
+        self.path = path
+        if not keep and path.exists():
+            path.unlink()
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+        return entries
+
+    def add(self, entry: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _folder_digest(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return _digest([(str(p.relative_to(folder)), sha256_of(p)) for p in files])
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _Run:
+    """State of one run; steps add outputs and failures, then the manifest is written."""
+
+    def __init__(self, params: RunParams, params_file: Path | None, resume: bool,
+                 console: Console) -> None:
+        self.params, self.params_file, self.resume, self.console = (
+            params, params_file, resume, console)
+        self.out = Path(params.out)
+        self.outputs: list[dict] = []
+        self.failures: list[dict] = []
+        self.steps: dict[str, dict] = {}
+        self.started = _now()
+        self.previous: dict[tuple[str, str], dict] = {}
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def load_previous(self, journal: Journal) -> None:
+        manifest = self.out / "manifest.json"
+        entries = []
+        if manifest.exists():
+            try:
+                entries = json.loads(manifest.read_text(encoding="utf-8")).get("outputs", [])
+            except json.JSONDecodeError:
+                entries = []
+        for entry in [*entries, *journal.read()]:  # the journal is newer
+            self.previous[(entry["step"], entry["key"])] = entry
+
+    def reusable(self, step: str, key: str, fingerprint: str) -> dict | None:
+        if not self.resume:
+            return None
+        entry = self.previous.get((step, key))
+        if not entry or entry.get("status") != "ok" or entry.get("fingerprint") != fingerprint:
+            return None
+        for rel, digest in [(entry["path"], entry["sha256"]), *entry.get("extra", [])]:
+            path = self.out / rel
+            if not path.exists() or sha256_of(path) != digest:
+                return None
+        return {**entry, "reused": True}
+
+    def record(self, entry: dict, journal: Journal | None = None) -> None:
+        self.outputs.append(entry)
+        if entry["status"] != "ok":
+            self.failures.append({"step": entry["step"], "key": entry["key"],
+                                  "reason": entry.get("error") or "failed"})
+        if journal is not None and not entry.get("reused"):
+            journal.add(entry)
+
+    def rel(self, path: str | Path | None) -> str | None:
+        if path is None:
+            return None
+        return os.path.relpath(Path(path).resolve(), self.out.resolve())
+
+    def write_manifest(self, data, analysis: Analysis | None, exit_code: int | None) -> Path:
+        reports = data.reports
+        manifest = {
+            "cxreports": version("cxreports"),
+            "status": "running" if exit_code is None else
+            ("ok" if exit_code == 0 else "done_with_problems"),
+            "exit_code": exit_code,
+            "started_at": self.started,
+            "finished_at": None if exit_code is None else _now(),
+            "period": self.params.period,
+            "baseline": analysis.baseline if analysis else None,
+            "model_window": analysis.driver_window if analysis else None,
+            "parameters": self.params.model_dump(),
+            "parameters_file": str(self.params_file) if self.params_file else None,
+            "parameters_sha256": sha256_of(self.params_file) if self.params_file else None,
+            "inputs": {
+                "source": data.source,
+                "tables": {name: {"origin": r.origin, "rows": r.rows_read, "kept": r.rows_kept,
+                                  "set_aside": r.rows_set_aside, "sha256": r.sha256}
+                           for name, r in reports.items()},
+            },
+            "rejects": {name: {"count": r.rows_set_aside,
+                               "path": f"rejects/{name}.csv" if r.rows_set_aside else None}
+                        for name, r in reports.items()},
+            "versions": _versions(),
+            "steps": self.steps,
+            "outputs": self.outputs,
+            "failures": self.failures,
+            "log": "run.log",
+        }
+        target = self.out / "manifest.json"
+        atomic_write_text(target, json.dumps(manifest, indent=2, default=str))
+        return target
+
+
+def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = None,
+                resume: bool = False, console: Console | None = None) -> RunOutcome:
+    """Run the monthly job described by ``params`` (see the module docstring).
+
+    Raises
+    ------
+    UnusableInputError
+        Before anything is written: the source is unreadable, or another run
+        holds the output folder.
+    """
+    console = console or Console(stderr=True)
+    source = resolve_source(params.source)
+    t0 = time.perf_counter()
+    data = validate_source(source)  # unusable input stops here, before any write
+    validate_seconds = time.perf_counter() - t0
+    out = Path(params.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(params, Path(params_file) if params_file else None, resume, console)
+    with RunLock(out):
+        handler = logging.FileHandler(out / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        try:
+            return _steps(run, data, validate_seconds)
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+
+
+def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
+    params, out = run.params, run.out
+    journal = Journal(out / ".journal.jsonl", keep=run.resume)
+    run.load_previous(journal)
+    log.info("run %s: source %s, period %s, resume=%s", out, data.source, params.period,
+             run.resume)
+
+    # 1. validate: rejects beside the outputs
+    t = time.perf_counter()
+    rejects_dir = out / "rejects"
+    for stale in rejects_dir.glob("*.csv") if rejects_dir.exists() else []:
+        stale.unlink()
+    for name, path in data.write_rejects(rejects_dir).items():
+        run.record({"step": "rejects", "key": name, "status": "ok", "path": run.rel(path),
+                    "sha256": sha256_of(path)})
+        log.warning("validate: %d rows of %s set aside (%s)",
+                    data.reports[name].rows_set_aside, name, run.rel(path))
+    run.steps["validate"] = {"seconds": round(validate_seconds + time.perf_counter() - t, 2),
+                             "rows_set_aside": data.rows_set_aside}
+    analysis = Analysis(data, period=params.period)
+    run.write_manifest(data, analysis, None)
+
+    inputs = {name: r.sha256 for name, r in data.reports.items()}
+    core = params.model_dump(exclude={"out", "workers", "executor", "notebooks", "packs",
+                                      "scorecards"})
+    base_fp = _digest(inputs, core, version("cxreports"))
+
+    with open_executor(params.executor, params.workers) as executor:
+        # 2. notebooks
+        if params.notebooks:
+            _notebooks_step(run, analysis, journal, base_fp, executor)
+            run.write_manifest(data, analysis, None)
+        # 3 and 4. packs and scorecards
+        templates_fp = _folder_digest(template_dir())
+        if params.packs:
+            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp), executor,
+                          "packs")
+            run.write_manifest(data, analysis, None)
+        if params.scorecards:
+            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp), executor,
+                          "scorecards")
+            run.write_manifest(data, analysis, None)
+
+    # 5. tables
+    _tables_step(run, analysis, journal, base_fp)
+    exit_code = 1 if run.failures or data.rows_set_aside else 0
+    manifest = run.write_manifest(data, analysis, exit_code)
+    journal.path.unlink(missing_ok=True)  # the manifest now holds everything
+    log.info("run finished with exit code %d: %d outputs, %d failures, %d rows set aside",
+             exit_code, len(run.outputs), len(run.failures), data.rows_set_aside)
+    return RunOutcome(exit_code, manifest, run.failures, data.rows_set_aside, run.outputs)
+
+
+def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: str,
+                    executor) -> None:
+    params = run.params
+    t = time.perf_counter()
+    names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
+    groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
+    jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
+                              period=params.period, kpis=list(params.kpis),
+                              out_dir=run.out / "notebooks")
+    notebook_fp = {n: sha256_of(notebook_path(n)) for n in names}
+    todo, fingerprints = [], {}
+    for job in jobs:
+        key = f"{job.notebook}--{job.group_by}--{job.group}"
+        fingerprints[key] = _digest(base_fp, notebook_fp[job.notebook], job.parameters)
+        kept = run.reusable("notebooks", key, fingerprints[key])
+        if kept:
+            run.record(kept)
+        else:
+            todo.append(job)
+
+    def done(result: NotebookResult) -> None:
+        key = f"{result.notebook}--{result.group_by}--{result.group}"
+        entry = {"step": "notebooks", "key": key, "status": result.status,
+                 "path": run.rel(result.ipynb), "seconds": result.seconds,
+                 "fingerprint": fingerprints[key],
+                 "sha256": sha256_of(result.ipynb) if result.ipynb else None,
+                 "extra": [[run.rel(result.html), sha256_of(result.html)]] if result.html
+                 else [],
+                 "error": None if result.status == "ok" else
+                 f"cell {result.cell}: {result.error}"}
+        run.record(entry, journal)
+        step.advance(f"{key} ({result.seconds:.1f}s)" + ("" if result.status == "ok"
+                                                         else f": {entry['error']}"),
+                     failed=result.status != "ok")
+
+    with progress_step("notebooks", len(todo), console=run.console) as step:
+        run_notebooks(todo, executor=executor, on_done=done)
+    run.steps["notebooks"] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
+                              "kept": len(jobs) - len(todo), "folder": str(notebook_dir())}
+
+
+def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: str,
+                  executor, kind: str) -> None:
+    t = time.perf_counter()
+    column = "supervisor_id" if kind == "packs" else "vendor"
+    keys = sorted(analysis.team[column].dropna().unique())
+    todo = []
+    for key in keys:
+        kept = run.reusable(kind, str(key), fingerprint)
+        if kept:
+            run.record(kept)
+        else:
+            todo.append(key)
+
+    def done(result: ReportResult) -> None:
+        entry = {"step": kind, "key": result.key, "status": result.status,
+                 "path": run.rel(result.path), "sha256": result.sha256,
+                 "seconds": result.seconds, "fingerprint": fingerprint, "error": result.error}
+        run.record(entry, journal)
+        step.advance(f"{result.key} ({result.seconds:.1f}s)" + (
+            f": {result.error}" if result.error else ""), failed=result.status != "ok")
+
+    render = render_packs if kind == "packs" else render_scorecards
+    option = "supervisors" if kind == "packs" else "vendors"
+    with progress_step(kind, len(todo), console=run.console) as step:
+        if todo:
+            render(analysis, run.out, executor=executor, on_done=done, **{option: todo})
+    run.steps[kind] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
+                       "kept": len(keys) - len(todo)}
+
+
+def _tables_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: str) -> None:
+    t = time.perf_counter()
+    done = 0
+    with progress_step("tables", len(TABLE_BUILDERS), console=run.console) as step:
+        for name, build in TABLE_BUILDERS.items():
+            fingerprint = _digest(base_fp, "table", name)
+            kept = run.reusable("tables", name, fingerprint)
+            if kept:
+                run.record(kept)
+                step.advance(f"{name} (kept)")
+                continue
+            target = run.out / "tables" / f"{name}.csv"
+            try:
+                with atomic_path(target) as tmp:
+                    build(analysis).to_csv(tmp, index=False)
+                entry = {"step": "tables", "key": name, "status": "ok",
+                         "path": run.rel(target), "sha256": sha256_of(target),
+                         "fingerprint": fingerprint, "error": None}
+            except Exception as exc:  # one table must not stop the others
+                entry = {"step": "tables", "key": name, "status": "failed", "path": None,
+                         "sha256": None, "fingerprint": fingerprint,
+                         "error": f"{type(exc).__name__}: {exc}"}
+            run.record(entry, journal)
+            done += 1
+            step.advance(name, failed=entry["status"] != "ok")
+    run.steps["tables"] = {"seconds": round(time.perf_counter() - t, 2), "done": done,
+                           "kept": len(TABLE_BUILDERS) - done}
