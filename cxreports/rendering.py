@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import os
 from pathlib import Path
@@ -105,9 +106,19 @@ FILTERS = {
 
 
 def template_environment(overrides: str | os.PathLike | None = None) -> jinja2.Environment:
-    """Jinja environment: overrides first, then the kit's templates; autoescape; strict."""
-    folders = [str(Path(overrides))] if overrides else []
-    folders.append(str(template_dir()))
+    """Jinja environment: overrides first, then the kit's templates; autoescape; strict.
+
+    Cached per folder pair, so a month of packs compiles each template once
+    (Jinja's loader still notices a template file that changes on disk).
+    """
+    return _environment(str(Path(overrides).resolve()) if overrides else None,
+                        str(template_dir().resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(overrides: str | None, kit: str) -> jinja2.Environment:
+    folders = [overrides] if overrides else []
+    folders.append(kit)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml"),
