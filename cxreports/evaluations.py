@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .roster import assign_roster
+from .sources import sql_identifier, sql_literal
 
 __all__ = [
     "KPI_COLUMNS",
@@ -49,11 +50,9 @@ def behaviour_columns(qa_form: pd.DataFrame) -> list[str]:
 
 
 def _sql_list(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return ", ".join(sql_literal(v) for v in values)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.DataFrame:
@@ -67,8 +66,8 @@ def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.Da
         was not applicable (never zero).
     """
     scores = ", ".join(
-        f"max(score) FILTER (WHERE behavior_id = '{b.replace(chr(39), chr(39) * 2)}') "
-        f"AS {_quote(b)}" for b in behaviors
+        f"max(score) FILTER (WHERE behavior_id = {sql_literal(b)}) "
+        f"AS {sql_identifier(b)}" for b in behaviors
     )
     con = duckdb.connect()
     try:
@@ -124,7 +123,7 @@ def evaluated_contacts(
         ``period``, ``n_evaluations`` and one column per behaviour.
     """
     matrix = evaluation_matrix(qa_scores, behaviors=behaviors)
-    means = ", ".join(f"avg({_quote(b)}) AS {_quote(b)}" for b in behaviors)
+    means = ", ".join(f"avg({sql_identifier(b)}) AS {sql_identifier(b)}" for b in behaviors)
     con = duckdb.connect()
     try:
         con.register("m", matrix)

@@ -22,7 +22,7 @@ from .contract import TABLES
 from .errors import UnusableInputError
 from .files import sha256_of
 
-__all__ = ["RawTable", "connect", "load_source", "ROW_COLUMN"]
+__all__ = ["ROW_COLUMN", "RawTable", "connect", "load_source", "sql_identifier", "sql_literal"]
 
 ROW_COLUMN = "__cx_row"
 _TABLE_NAMES = {t.name for t in TABLES}
@@ -200,7 +200,7 @@ def _land_parquet(path: Path, relation: str, con: duckdb.DuckDBPyConnection) -> 
         con.execute(
             f"CREATE OR REPLACE VIEW {relation} AS "
             f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COLUMN} "
-            f"FROM read_parquet('{_sql_text(path)}', file_row_number = true)"
+            f"FROM read_parquet({sql_literal(path)}, file_row_number = true)"
         )
         con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
     except duckdb.Error as exc:
@@ -214,7 +214,7 @@ def _is_duckdb(path: Path) -> bool:
 
 def _load_duckdb(path: Path, con: duckdb.DuckDBPyConnection) -> dict[str, RawTable]:
     try:
-        con.execute(f"ATTACH '{_sql_text(path)}' AS cx_source (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(path)} AS cx_source (READ_ONLY)")
         names = [
             r[0]
             for r in con.execute(
@@ -230,7 +230,7 @@ def _load_duckdb(path: Path, con: duckdb.DuckDBPyConnection) -> dict[str, RawTab
         relation = f"raw_{name}"
         con.execute(
             f"CREATE OR REPLACE VIEW {relation} AS "
-            f'SELECT *, rowid + 1 AS {ROW_COLUMN} FROM cx_source.main."{name}"'
+            f"SELECT *, rowid + 1 AS {ROW_COLUMN} FROM cx_source.main.{sql_identifier(name)}"
         )
         tables[name] = _describe(name, f"{path}#{name}", relation, con, None)
     return tables
@@ -248,8 +248,8 @@ def _load_sqlalchemy(url: str, con: duckdb.DuckDBPyConnection) -> dict[str, RawT
                 name: pd.read_sql_table(name, connection) for name in sorted(names & _TABLE_NAMES)
             }
     except Exception as exc:  # driver errors come in many classes; all mean "unusable"
-        safe = re.sub(r"//[^@/]*@", "//***@", url)
-        raise UnusableInputError(f"{safe} cannot be read: {_first_line(exc)}") from None
+        raise UnusableInputError(f"{_redact(url)} cannot be read: {_first_line(exc)}") \
+            from None
     finally:
         if "engine" in locals():
             engine.dispose()
@@ -263,8 +263,7 @@ def _load_sqlalchemy(url: str, con: duckdb.DuckDBPyConnection) -> dict[str, RawT
             f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM {relation}__frame"
         ).fetchall()
         con.unregister(f"{relation}__frame")
-        tables[name] = _describe(name, f"{re.sub(r'//[^@/]*@', '//***@', url)}#{name}",
-                                 relation, con, None)
+        tables[name] = _describe(name, f"{_redact(url)}#{name}", relation, con, None)
     return tables
 
 
@@ -284,8 +283,19 @@ def _describe(
     return RawTable(name, origin, relation, columns, int(rows), sha256)
 
 
-def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (a column or table name)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(text: str | Path) -> str:
+    """``text`` as a quoted SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _redact(url: str) -> str:
+    """A URL with any credentials masked, for messages and the manifest."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def _first_line(exc: BaseException) -> str:

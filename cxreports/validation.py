@@ -35,7 +35,7 @@ from .contract import (
     Table,
 )
 from .files import atomic_path
-from .sources import ROW_COLUMN, RawTable, connect, load_source
+from .sources import ROW_COLUMN, RawTable, connect, load_source, sql_identifier, sql_literal
 
 __all__ = ["TableReport", "ValidatedData", "validate_source"]
 
@@ -113,7 +113,7 @@ class ValidatedData:
                 continue
             with atomic_path(target) as tmp:
                 sql = _rejects_sql(name, self.raw[name])
-                self.con.execute(f"COPY ({sql}) TO '{_sql_text(tmp)}' (HEADER, DELIMITER ',')")
+                self.con.execute(f"COPY ({sql}) TO {sql_literal(tmp)} (HEADER, DELIMITER ',')")
             written[name] = target
         return written
 
@@ -155,20 +155,10 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
 # --------------------------------------------------------------------------- SQL
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _in(expr: str, values: Iterable[str]) -> str:
-    return f"{expr} IN ({', '.join(_lit(v) for v in values)})"
+    return f"{expr} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
 def _shown(expr: str) -> str:
@@ -198,12 +188,12 @@ def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
     if raw_type is None:
         raw, text, present = "NULL", "NULL", "FALSE"
     else:
-        raw = _q(name)
+        raw = sql_identifier(name)
         text = f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
         present = f"({text} IS NOT NULL)"
     is_text = raw_type in (None, "VARCHAR")
     problems: list[str] = []
-    label = _lit(name)
+    label = sql_literal(name)
 
     if col.kind in ("id", "text"):
         value = text
@@ -310,7 +300,7 @@ def _range_text(col: Column) -> str:
 
 def _empty_raw(con: duckdb.DuckDBPyConnection, spec: Table) -> str:
     relation = f"raw_{spec.name}"
-    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {_q(c.name)}" for c in spec.columns)
+    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {sql_identifier(c.name)}" for c in spec.columns)
     con.execute(
         f"CREATE OR REPLACE VIEW {relation} AS "
         f"SELECT {columns}, CAST(NULL AS BIGINT) AS {ROW_COLUMN} WHERE FALSE"
@@ -328,10 +318,10 @@ def _validate_table(
     selects, problems = [], []
     for col in spec.columns:
         sql = _column_sql(col, types.get(col.name))
-        selects.append(f"{sql.value} AS {_q(col.name)}")
+        selects.append(f"{sql.value} AS {sql_identifier(col.name)}")
         problems.extend(sql.problems)
     extras = [c for c in types if c not in spec.column_index and c != ROW_COLUMN]
-    selects.extend(_q(c) for c in extras)
+    selects.extend(sql_identifier(c) for c in extras)
     stage = f"stage_{spec.name}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {ROW_COLUMN}, {', '.join(selects)}, "
@@ -341,14 +331,15 @@ def _validate_table(
     later = []  # extra reasons from passes 2 and 3, as SQL expressions over s.*
     joins = ""
     if spec.key:
-        keys = ", ".join(_q(k) for k in spec.key)
-        named = " || ', ' || ".join(f"{_lit(k + ' ')} || {_quoted('s.' + _q(k))}" for k in spec.key)
+        keys = ", ".join(sql_identifier(k) for k in spec.key)
+        named = " || ', ' || ".join(
+            f"{sql_literal(k + ' ')} || {_quoted('s.' + sql_identifier(k))}" for k in spec.key)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE firsts_{spec.name} AS "
             f"SELECT {keys}, min({ROW_COLUMN}) AS first_row FROM {stage} "
             f"WHERE {_REASON} = '' GROUP BY {keys} HAVING count(*) > 1"
         )
-        on = " AND ".join(f"s.{_q(k)} = d.{_q(k)}" for k in spec.key)
+        on = " AND ".join(f"s.{sql_identifier(k)} = d.{sql_identifier(k)}" for k in spec.key)
         joins += f" LEFT JOIN firsts_{spec.name} d ON {on}"
         later.append(
             f"CASE WHEN s.{_REASON} = '' AND d.first_row IS NOT NULL AND "
@@ -356,7 +347,7 @@ def _validate_table(
             f"' (first at row ' || d.first_row || ')' END"
         )
     if spec.agent_on:
-        on_day = f"CAST(s.{_q(spec.agent_on)} AS DATE)"
+        on_day = f"CAST(s.{sql_identifier(spec.agent_on)} AS DATE)"
         later.append(
             f"CASE WHEN s.agent_id IS NOT NULL AND {on_day} IS NOT NULL AND NOT EXISTS ("
             f"SELECT 1 FROM checked_roster r WHERE r.{_REASON} = '' "
@@ -369,11 +360,11 @@ def _validate_table(
             f"ELSE 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster' END END"
         )
     if spec.behavior:
-        b = f"s.{_q(spec.behavior)}"
+        b = f"s.{sql_identifier(spec.behavior)}"
         later.append(
             f"CASE WHEN {b} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_qa_form f "
             f"WHERE f.{_REASON} = '' AND f.behavior_id = {b}) THEN "
-            f"{_lit(spec.behavior + ' ')} || {_quoted(b)} || ' is not on the QA form' END"
+            f"{sql_literal(spec.behavior + ' ')} || {_quoted(b)} || ' is not on the QA form' END"
         )
     reason = f"s.{_REASON}"
     if later:
@@ -410,7 +401,7 @@ def _validate_table(
 def _rejects_sql(name: str, raw: RawTable | None) -> str:
     if raw is None:
         return "SELECT NULL AS reason WHERE FALSE"
-    columns = ", ".join(f"r.{_q(c)}" for c in raw.columns)
+    columns = ", ".join(f"r.{sql_identifier(c)}" for c in raw.columns)
     reason_name = "reason" if "reason" not in raw.columns else "cx_reason"
     return (
         f"SELECT {columns}, 'row ' || c.{ROW_COLUMN} || ': ' || c.{_REASON} AS {reason_name} "
