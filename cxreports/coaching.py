@@ -103,7 +103,13 @@ def compute_session_effects(
     ``d`` to the ``window_days`` after, minus the mean change over ``a``'s
     behaviours not coached in that window (a within-agent
     difference-in-differences: the uncoached behaviours absorb whatever else
-    changed for the agent, such as a new product or a new team).
+    changed for the agent, such as a new product or a new team). A behaviour
+    counts on a side only with at least ``min_evaluations`` applicable
+    scores there.
+
+    Window sums come from running totals over each agent's evaluations in
+    time order, so the cost grows with evaluations plus sessions, not with
+    their product.
 
     Returns
     -------
@@ -113,44 +119,72 @@ def compute_session_effects(
         ``coached_before``, ``coached_after``, ``coached_change``,
         ``uncoached_change``, ``did`` and the evaluation counts.
     """
+    columns = ["session_id", "supervisor_id", "agent_id", "behavior_id", "held_on",
+               "coached_before", "coached_after", "coached_change", "uncoached_change", "did",
+               "n_before", "n_after"]
     focused = coaching[coaching["behavior_id"].notna() & coaching["behavior_id"].isin(behaviors)]
+    sessions = focused.assign(on_day=pd.to_datetime(focused["held_on"])).reset_index(drop=True)
+    if sessions.empty or evaluations.empty:
+        return pd.DataFrame(columns=columns)
     window = pd.Timedelta(days=window_days)
-    ev = evaluations.assign(at_time=pd.to_datetime(evaluations["evaluated_at"]))
-    by_agent = dict(tuple(ev.groupby("agent_id")))
-    held_all = focused.assign(on_day=pd.to_datetime(focused["held_on"]))
-    coached_in = {k: g for k, g in held_all.groupby("agent_id")}
-    rows = []
-    for s in held_all.itertuples(index=False):
-        mine = by_agent.get(s.agent_id)
-        if mine is None:
-            continue
-        before = mine[(mine["at_time"] < s.on_day) & (mine["at_time"] >= s.on_day - window)]
-        after = mine[(mine["at_time"] > s.on_day) & (mine["at_time"] <= s.on_day + window)]
-        b = s.behavior_id
-        nb, na = before[b].notna().sum(), after[b].notna().sum()
-        if nb < min_evaluations or na < min_evaluations:
-            continue
-        sessions = coached_in[s.agent_id]
-        near = sessions[(sessions["on_day"] >= s.on_day - window)
-                        & (sessions["on_day"] <= s.on_day + window)]
-        others = [c for c in behaviors if c not in set(near["behavior_id"])]
-        changes = [after[c].mean() - before[c].mean() for c in others
-                   if before[c].notna().sum() >= min_evaluations
-                   and after[c].notna().sum() >= min_evaluations]
-        if not changes:
-            continue
-        coached_change = after[b].mean() - before[b].mean()
-        uncoached = float(np.mean(changes))
-        rows.append({
-            "session_id": s.session_id, "supervisor_id": s.supervisor_id,
-            "agent_id": s.agent_id, "behavior_id": b, "held_on": s.on_day,
-            "coached_before": before[b].mean(), "coached_after": after[b].mean(),
-            "coached_change": coached_change, "uncoached_change": uncoached,
-            "did": coached_change - uncoached, "n_before": int(nb), "n_after": int(na),
-        })
-    return pd.DataFrame(rows, columns=[
-        "session_id", "supervisor_id", "agent_id", "behavior_id", "held_on", "coached_before",
-        "coached_after", "coached_change", "uncoached_change", "did", "n_before", "n_after"])
+    ev = evaluations[evaluations["agent_id"].isin(set(sessions["agent_id"]))]
+    at_time = pd.to_datetime(ev["evaluated_at"]).to_numpy("datetime64[ns]")
+    day = sessions["on_day"].to_numpy("datetime64[ns]")
+    # One sort key for (agent, time): agent code times the number of distinct
+    # instants, plus the instant's rank. Exact, and cannot overflow.
+    instants, ranks = np.unique(np.concatenate([at_time, day - window, day, day + window]),
+                                return_inverse=True)
+    size = len(instants) + 1
+    agents = pd.Index(pd.unique(pd.concat([ev["agent_id"], sessions["agent_id"]])))
+    n_ev = len(ev)
+    ev_key = agents.get_indexer(ev["agent_id"]).astype(np.int64) * size + ranks[:n_ev]
+    order = np.argsort(ev_key, kind="stable")
+    ev_key = ev_key[order]
+    scores = ev[behaviors].to_numpy(dtype=float, na_value=np.nan)[order]
+    present = ~np.isnan(scores)
+    zero = np.zeros((1, len(behaviors)))
+    total = np.vstack([zero, np.cumsum(np.where(present, scores, 0.0), axis=0)])
+    count = np.vstack([zero, np.cumsum(present, axis=0)])
+
+    base = agents.get_indexer(sessions["agent_id"]).astype(np.int64) * size
+    n_s = len(sessions)
+    r_start, r_day, r_end = (ranks[n_ev + k * n_s: n_ev + (k + 1) * n_s] for k in range(3))
+    # before: [d - window, d); after: (d, d + window]
+    lo_b = np.searchsorted(ev_key, base + r_start, side="left")
+    hi_b = np.searchsorted(ev_key, base + r_day, side="left")
+    lo_a = np.searchsorted(ev_key, base + r_day, side="right")
+    hi_a = np.searchsorted(ev_key, base + r_end, side="right")
+    n_before, n_after = count[hi_b] - count[lo_b], count[hi_a] - count[lo_a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_before = (total[hi_b] - total[lo_b]) / n_before
+        mean_after = (total[hi_a] - total[lo_a]) / n_after
+
+    # Behaviours coached for the same agent within the window (this session included).
+    codes = pd.Index(behaviors).get_indexer(sessions["behavior_id"])
+    near = np.zeros((n_s, len(behaviors)), dtype=bool)
+    pairs = sessions[["agent_id", "on_day"]].reset_index().merge(
+        sessions[["agent_id", "on_day"]].assign(code=codes), on="agent_id")
+    pairs = pairs[(pairs["on_day_y"] >= pairs["on_day_x"] - window)
+                  & (pairs["on_day_y"] <= pairs["on_day_x"] + window)]
+    near[pairs["index"].to_numpy(), pairs["code"].to_numpy()] = True
+
+    usable = (~near & (n_before >= min_evaluations) & (n_after >= min_evaluations))
+    n_usable = usable.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uncoached = np.where(usable, mean_after - mean_before, 0.0).sum(axis=1) / n_usable
+    rows = np.arange(n_s)
+    nb, na = n_before[rows, codes], n_after[rows, codes]
+    keep = (nb >= min_evaluations) & (na >= min_evaluations) & (n_usable > 0)
+    before, after = mean_before[rows, codes], mean_after[rows, codes]
+    out = pd.DataFrame({
+        "session_id": sessions["session_id"], "supervisor_id": sessions["supervisor_id"],
+        "agent_id": sessions["agent_id"], "behavior_id": sessions["behavior_id"],
+        "held_on": sessions["on_day"], "coached_before": before, "coached_after": after,
+        "coached_change": after - before, "uncoached_change": uncoached,
+        "did": (after - before) - uncoached, "n_before": nb.astype(int),
+        "n_after": na.astype(int),
+    })
+    return out[keep].reset_index(drop=True)[columns]
 
 
 def compute_coaching_effectiveness(
@@ -292,57 +326,78 @@ def compute_coaching_priorities(
         ``mentor_agent_id``. An agent with too few evaluations gets one
         row of kind ``insufficient_data``.
     """
+    columns = ["agent_id", "supervisor_id", "behavior_id", "kind", "rank", "score", "benchmark",
+               "gap", "impact", "expected_gain", "n", "impact_from", "mentor_agent_id"]
     drivers = drivers[drivers["kpi"] == kpi]
-    cache: dict[tuple[str, str], tuple[dict, str]] = {}
+    better = drivers["better"]
+    sign = -1.0 if (len(better) and better.iloc[0] == "lower") else 1.0
 
-    def impact_for(site: str, vendor: str) -> tuple[dict, str]:
-        # A behaviour that is not a proven driver at the chosen level has no impact.
-        if (site, vendor) not in cache:
-            rows, source = drivers_for(drivers, site=site, vendor=vendor)
-            impacts = {r.behavior_id: (r.estimate if r.verdict == "driver" else 0.0)
-                       for r in rows.itertuples()}
-            cache[(site, vendor)] = (impacts, source.removeprefix(f"{kpi}: ") or "none")
-        return cache[(site, vendor)]
+    # Impact per (site, vendor, behaviour): one driver model choice per place.
+    places = scores[["site", "vendor"]].drop_duplicates()
+    impact_rows, sources = [], {}
+    for site, vendor in places.itertuples(index=False):
+        rows, source = drivers_for(drivers, site=site, vendor=vendor)
+        sources[(site, vendor)] = source.removeprefix(f"{kpi}: ") or "none"
+        impact_rows.append(pd.DataFrame({
+            "site": site, "vendor": vendor, "behavior_id": rows["behavior_id"],
+            "impact": rows["estimate"].where(rows["verdict"] == "driver", 0.0).astype(float)}))
+    impacts = (pd.concat(impact_rows, ignore_index=True).drop_duplicates(
+        ["site", "vendor", "behavior_id"]) if impact_rows
+        else pd.DataFrame(columns=["site", "vendor", "behavior_id", "impact"]))
 
-    rows = []
-    by_team = {k: g for k, g in scores.groupby("supervisor_id")}
-    for agent_id, mine in scores.groupby("agent_id", sort=True):
-        first = mine.iloc[0]
-        base = {"agent_id": agent_id, "supervisor_id": first["supervisor_id"]}
-        measured = mine[mine["n"] >= min_evaluations]
-        if measured.empty:
-            rows.append({**base, "kind": "insufficient_data", "rank": 1})
-            continue
-        impacts, source = impact_for(first["site"], first["vendor"])
-        m = measured.assign(
-            impact=measured["behavior_id"].map(impacts).fillna(0.0).astype(float),
-            gap=(measured["benchmark"] - measured["shrunk"]).clip(lower=0),
-        )
-        better = drivers.loc[drivers["kpi"] == kpi, "better"]
-        sign = -1.0 if (len(better) and better.iloc[0] == "lower") else 1.0
-        m["expected_gain"] = m["gap"] * m["impact"] * sign
-        opportunities = m[m["expected_gain"] > 0].nlargest(n_opportunities, "expected_gain")
-        # Celebrate what matters to customers here; where nothing proven
-        # applies, the agent's best behaviours at or above the benchmark.
-        strong = m[m["shrunk"] >= m["benchmark"]]
-        proven = strong[strong["impact"] * sign > 0]
-        strengths = (proven.assign(merit=proven["impact"] * sign) if len(proven)
-                     else strong.assign(merit=strong["shrunk"])).nlargest(n_strengths, "merit")
-        team = by_team[first["supervisor_id"]]
-        for rank, r in enumerate(opportunities.itertuples(), start=1):
-            peers = team[(team["behavior_id"] == r.behavior_id) & (team["agent_id"] != agent_id)
-                         & (team["n"] >= min_evaluations) & (team["shrunk"] >= r.benchmark)]
-            mentor = peers.nlargest(1, "shrunk")["agent_id"]
-            rows.append({**base, "behavior_id": r.behavior_id, "kind": "opportunity",
-                         "rank": rank, "score": r.shrunk, "benchmark": r.benchmark,
-                         "gap": r.gap, "impact": r.impact, "expected_gain": r.expected_gain,
-                         "n": r.n, "impact_from": source,
-                         "mentor_agent_id": mentor.iloc[0] if len(mentor) else None})
-        for rank, r in enumerate(strengths.itertuples(), start=1):
-            rows.append({**base, "behavior_id": r.behavior_id, "kind": "strength", "rank": rank,
-                         "score": r.shrunk, "benchmark": r.benchmark, "gap": 0.0,
-                         "impact": r.impact, "expected_gain": 0.0, "n": r.n,
-                         "impact_from": source, "mentor_agent_id": None})
-    return pd.DataFrame(rows, columns=[
-        "agent_id", "supervisor_id", "behavior_id", "kind", "rank", "score", "benchmark", "gap",
-        "impact", "expected_gain", "n", "impact_from", "mentor_agent_id"])
+    scores = scores.reset_index(drop=True).assign(_order=lambda f: np.arange(len(f)))
+    measured = scores[scores["n"] >= min_evaluations]
+    m = measured.merge(impacts, on=["site", "vendor", "behavior_id"], how="left")
+    m["impact"] = m["impact"].astype(float).fillna(0.0)
+    m["gap"] = (m["benchmark"] - m["shrunk"]).clip(lower=0)
+    m["expected_gain"] = m["gap"] * m["impact"] * sign
+    m["impact_from"] = [sources[p] for p in zip(m["site"], m["vendor"], strict=True)]
+
+    def top(frame: pd.DataFrame, by: str, n: int) -> pd.DataFrame:
+        # Largest first; ties keep the scores' order (as nlargest does).
+        ranked = frame.assign(_neg=-frame[by]).sort_values(["agent_id", "_neg", "_order"],
+                                                           kind="stable")
+        ranked = ranked.groupby("agent_id", sort=False).head(n)
+        return ranked.assign(rank=ranked.groupby("agent_id", sort=False).cumcount() + 1)
+
+    opportunities = top(m[m["expected_gain"] > 0], "expected_gain", n_opportunities)
+    # Celebrate what matters to customers here; where nothing proven
+    # applies, the agent's best behaviours at or above the benchmark.
+    strong = m[m["shrunk"] >= m["benchmark"]]
+    proven = strong["impact"] * sign > 0
+    has_proven = proven.groupby(strong["agent_id"]).transform("any")
+    strong = strong[proven | ~has_proven]
+    merit = (strong["impact"] * sign).where(has_proven[strong.index], strong["shrunk"])
+    strengths = top(strong.assign(merit=merit), "merit", n_strengths)
+
+    # Mentor: the best-scoring teammate on the behaviour, if at or above the benchmark.
+    candidates = scores[scores["n"] >= min_evaluations].assign(_neg=lambda f: -f["shrunk"])
+    candidates = candidates.sort_values(["supervisor_id", "behavior_id", "_neg", "_order"],
+                                        kind="stable")
+    best_two = candidates.groupby(["supervisor_id", "behavior_id"], sort=False).head(2)
+    best_two = best_two.assign(_pick=best_two.groupby(["supervisor_id", "behavior_id"],
+                                                      sort=False).cumcount())
+    first = best_two[best_two["_pick"] == 0].set_index(["supervisor_id", "behavior_id"])
+    second = best_two[best_two["_pick"] == 1].set_index(["supervisor_id", "behavior_id"])
+    key = pd.MultiIndex.from_frame(opportunities[["supervisor_id", "behavior_id"]])
+    one = first.reindex(key)
+    two = second.reindex(key)
+    is_self = one["agent_id"].to_numpy() == opportunities["agent_id"].to_numpy()
+    mentor = np.where(is_self, two["agent_id"].to_numpy(), one["agent_id"].to_numpy())
+    mentor_score = np.where(is_self, two["shrunk"].to_numpy(), one["shrunk"].to_numpy())
+    ok = pd.notna(mentor) & (mentor_score >= opportunities["benchmark"].to_numpy())
+    opportunities = opportunities.assign(
+        kind="opportunity", score=opportunities["shrunk"],
+        mentor_agent_id=pd.Series(np.where(ok, mentor, None), index=opportunities.index,
+                                  dtype=object))
+    strengths = strengths.assign(kind="strength", score=strengths["shrunk"], gap=0.0,
+                                 expected_gain=0.0, mentor_agent_id=None)
+
+    placed = scores.drop_duplicates("agent_id")
+    lacking = placed[~placed["agent_id"].isin(set(measured["agent_id"]))]
+    lacking = lacking[["agent_id", "supervisor_id"]].assign(kind="insufficient_data", rank=1)
+    out = pd.concat([opportunities, strengths, lacking], ignore_index=True)
+    out["_kind"] = out["kind"].map({"opportunity": 0, "strength": 1, "insufficient_data": 0})
+    out = out.sort_values(["agent_id", "_kind", "rank"], kind="stable")
+    out["mentor_agent_id"] = out["mentor_agent_id"].astype(scores["agent_id"].dtype)
+    return out.reset_index(drop=True).reindex(columns=columns)

@@ -91,6 +91,19 @@ def rank_agents(
                    "n_responses", "kpi_mean", "kpi_shrunk", "eligible", "qa_rank", "kpi_rank"]]
 
 
+def _bootstrap_spearman(x: np.ndarray, y: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each resample (a row of ``draws`` indexes agents), all at once.
+
+    Resamples where either variable is constant have no correlation and are dropped.
+    """
+    xs, ys = x[draws], y[draws]
+    ok = (np.ptp(xs, axis=1) > 0) & (np.ptp(ys, axis=1) > 0)
+    rx, ry = st.rankdata(xs[ok], axis=1), st.rankdata(ys[ok], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    return (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+
+
 def compute_top_overlap(
     rankings: pd.DataFrame,
     *,
@@ -135,12 +148,8 @@ def compute_top_overlap(
             both = len(top_qa & top_kpi)
             x, y = el["qa_rank"].to_numpy(float), el["kpi_rank"].to_numpy(float)
             rho, p = st.spearmanr(x, y)
-            boots = []
-            for _ in range(n_boot):
-                idx = rng.integers(0, n_agents, n_agents)
-                if np.ptp(x[idx]) > 0 and np.ptp(y[idx]) > 0:
-                    boots.append(st.spearmanr(x[idx], y[idx])[0])
-            low, high = (np.percentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan))
+            boots = _bootstrap_spearman(x, y, rng.integers(0, n_agents, (n_boot, n_agents)))
+            low, high = (np.percentile(boots, [2.5, 97.5]) if len(boots) else (np.nan, np.nan))
             row.update(overlap=both, expected_overlap=n * n / n_agents,
                        jaccard=both / len(top_qa | top_kpi), spearman=float(rho),
                        spearman_ci_low=float(low), spearman_ci_high=float(high),
