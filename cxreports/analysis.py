@@ -9,12 +9,23 @@ and the three before it (one month of evaluated, surveyed contacts is rarely
 enough for a stable model); trends compare the month with those three
 months; KPI summaries and coaching activity are for the month itself.
 Without a period, everything uses all the data.
+
+A scheduled run saves its validated tables and the frames every notebook
+shares once (:meth:`Analysis.save`, a :mod:`cxreports.snapshots` folder);
+``Analysis.from_source(..., snapshot=folder)`` then starts from those
+instead of validating and rebuilding in every notebook kernel.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from functools import cached_property
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property, wraps
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,12 +51,31 @@ from .periods import Period, parse_period
 from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .roster import roster_for_period
+from .snapshots import Snapshot, snapshot_key, write_snapshot
 from .trends import compute_behaviour_trends
 from .validation import ValidatedData, validate_source
 
 __all__ = ["Analysis", "DRIVER_WINDOW_MONTHS"]
 
 DRIVER_WINDOW_MONTHS = 4
+log = logging.getLogger("cxreports")
+#: Frames a snapshot stores: the joined data and the analyses most notebooks call.
+_SHARED_FRAMES = ("contacts", "evaluations", "evaluated", "scored_evaluations", "team",
+                  "agent_months", "trends", "coaching_coverage", "session_effects",
+                  "agent_behaviour_scores", "layered_drivers")
+
+
+def _frame(method):
+    """A cached property that a snapshot can supply instead of building it."""
+    @wraps(method)
+    def build(self):
+        if self._snapshot is not None:
+            stored = self._snapshot.frame(method.__name__)
+            if stored is not None:
+                return stored
+        return method(self)
+
+    return cached_property(build)
 
 
 class Analysis:
@@ -58,23 +88,82 @@ class Analysis:
     """
 
     def __init__(self, data: ValidatedData, *, period: str | Period | None = None,
-                 rules: DriverRules | None = None) -> None:
+                 rules: DriverRules | None = None, snapshot: Snapshot | None = None) -> None:
         self.data = data
         self.period = parse_period(period) if period is not None else None
         self.rules = rules or DriverRules()
         self._memo: dict[tuple, pd.DataFrame] = {}
+        self._snapshot = snapshot
 
     def _cached(self, key: tuple, build) -> pd.DataFrame:
         """Compute once per key; callers get a copy so they cannot change the cache."""
         if key not in self._memo:
-            self._memo[key] = build()
+            stored = self._snapshot.frame(repr(key)) if self._snapshot is not None else None
+            self._memo[key] = stored if stored is not None else build()
         return self._memo[key].copy()
 
     @classmethod
     def from_source(cls, source: str | os.PathLike, *, period: str | Period | None = None,
-                    rules: DriverRules | None = None) -> Analysis:
-        """Validate ``source`` and prepare it (see :func:`validate_source`)."""
-        return cls(validate_source(source), period=period, rules=rules)
+                    rules: DriverRules | None = None,
+                    snapshot: str | os.PathLike | None = None) -> Analysis:
+        """Validate ``source`` and prepare it (see :func:`validate_source`).
+
+        ``snapshot``: a folder written by :meth:`save` (a scheduled run
+        passes its own) to start from instead of validating. It is used only
+        if it was made for the same source, period and driver rules;
+        otherwise, or if it is missing, the source is validated as usual
+        and a warning says why.
+        """
+        rules = rules or DriverRules()
+        parsed = parse_period(period) if period is not None else None
+        if snapshot:
+            opened = Snapshot.open(snapshot, key=snapshot_key(source, parsed, rules))
+            if opened is not None:
+                log.info("using the run's snapshot %s of %s", snapshot, source)
+                return cls(opened.data, period=parsed, rules=rules, snapshot=opened)
+        return cls(validate_source(source), period=parsed, rules=rules)
+
+    def prepare(self, *, kpis: list[str] | tuple[str, ...] = ("csat", "nps", "fcr", "ces")
+                ) -> Analysis:
+        """Build the frames the notebooks and reports share (before :meth:`save`)."""
+        for name in _SHARED_FRAMES:
+            getattr(self, name)
+        for by in ("site", "vendor", None):
+            self.drivers(kpis=list(kpis), by=by)
+        return self
+
+    def save(self, folder: str | os.PathLike, *, source: str | os.PathLike) -> None:
+        """Save the validated tables and every frame built so far to ``folder``.
+
+        ``source`` is what notebooks will pass to :meth:`from_source` (a
+        snapshot is used only for the same source, period and rules).
+        """
+        built = vars(self)
+        frames = {name: built[name] for name in _SHARED_FRAMES if name in built}
+        frames.update({repr(key): value for key, value in self._memo.items()})
+        write_snapshot(folder, key=snapshot_key(source, self.period, self.rules),
+                       data=self.data, rows_set_aside=self.data.rows_set_aside, frames=frames)
+
+    @contextmanager
+    def shared_snapshot(self, folder: str | os.PathLike, *, source: str | os.PathLike,
+                        kpis: list[str] | tuple[str, ...] = ("csat", "nps", "fcr", "ces"),
+                        ) -> Iterator[Path]:
+        """:meth:`prepare` and :meth:`save` to ``folder`` for a batch of notebooks; removed after.
+
+        Example
+        -------
+        >>> with analysis.shared_snapshot("out/.snapshot", source=src) as snap:  # doctest: +SKIP
+        ...     run_notebooks(plan_notebook_jobs(..., snapshot=snap))
+        """
+        folder = Path(folder)
+        started = time.perf_counter()
+        self.prepare(kpis=kpis)
+        self.save(folder, source=source)
+        log.info("shared snapshot %s written in %.1fs", folder, time.perf_counter() - started)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ windows
 
@@ -120,33 +209,33 @@ class Analysis:
         """Behaviour ids in QA form order."""
         return behaviour_columns(self.qa_form)
 
-    @cached_property
+    @_frame
     def contacts(self) -> pd.DataFrame:
         """Every contact with its team and month (all months)."""
         return contacts_with_team(self.data.table("interactions"), self.roster)
 
-    @cached_property
+    @_frame
     def evaluations(self) -> pd.DataFrame:
         """One row per QA evaluation, a column per behaviour (all months)."""
         return evaluation_matrix(self.data.table("qa_scores"), behaviors=self.behaviors)
 
-    @cached_property
+    @_frame
     def evaluated(self) -> pd.DataFrame:
         """Evaluated contacts with KPIs and team (all months)."""
         return evaluated_contacts(self.data.table("interactions"), self.data.table("qa_scores"),
                                   self.roster, behaviors=self.behaviors)
 
-    @cached_property
+    @_frame
     def scored_evaluations(self) -> pd.DataFrame:
         """Evaluations with team, month and overall ``qa_score`` (all months)."""
         return evaluations_with_team(self.evaluations, self.roster, self.qa_form)
 
-    @cached_property
+    @_frame
     def team(self) -> pd.DataFrame:
         """One roster row per agent who worked in the report month, in their last team."""
         return roster_for_period(self.roster, self.report_period)
 
-    @cached_property
+    @_frame
     def agent_months(self) -> pd.DataFrame:
         """Per agent and month: behaviour means and KPI means with counts."""
         return agent_months(self.contacts, self.evaluations, self.roster,
@@ -207,20 +296,20 @@ class Analysis:
         """:func:`cxreports.rankings.compute_top_overlap` over the driver window."""
         return compute_top_overlap(self.rankings(kpi=kpi, by=by), kpi=kpi, top_n=top_n)
 
-    @cached_property
+    @_frame
     def trends(self) -> pd.DataFrame:
         """:func:`cxreports.trends.compute_behaviour_trends` for the report month."""
         return compute_behaviour_trends(self.scored_evaluations, period=self.report_period,
                                         behaviors=self.behaviors)
 
-    @cached_property
+    @_frame
     def coaching_coverage(self) -> pd.DataFrame:
         """:func:`cxreports.coaching.compute_coaching_coverage` for the report month."""
         return compute_coaching_coverage(self.data.table("coaching"), self.roster,
                                          self.data.table("supervisor_time"),
                                          period=self.report_period)
 
-    @cached_property
+    @_frame
     def session_effects(self) -> pd.DataFrame:
         """:func:`cxreports.coaching.compute_session_effects` over all the data."""
         return compute_session_effects(self.data.table("coaching"), self.scored_evaluations,
@@ -230,13 +319,13 @@ class Analysis:
         """:func:`cxreports.coaching.compute_coaching_effectiveness` (all sessions measured)."""
         return compute_coaching_effectiveness(self.session_effects, by=by)
 
-    @cached_property
+    @_frame
     def agent_behaviour_scores(self) -> pd.DataFrame:
         """:func:`cxreports.coaching.compute_agent_behaviour_scores` over the recent window."""
         recent = in_window(self.scored_evaluations, self.recent_window)
         return compute_agent_behaviour_scores(recent, self.team, behaviors=self.behaviors)
 
-    @cached_property
+    @_frame
     def layered_drivers(self) -> pd.DataFrame:
         """Drivers for every KPI by site, by vendor and for everyone, in one frame."""
         kpis = ["csat", "nps", "fcr", "ces"]

@@ -203,6 +203,7 @@ def notebooks(
     from .params import load_params
     from .progress import progress_step
     from .sample import resolve_source
+    from .snapshots import SNAPSHOT_FOLDER
 
     _log_to_stderr()
     try:
@@ -210,10 +211,13 @@ def notebooks(
         analysis = Analysis.from_source(resolve_source(params.source), period=params.period)
         names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
         groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
+        snapshot = Path(params.out) / SNAPSHOT_FOLDER
         jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
                                   period=params.period, kpis=list(params.kpis),
-                                  out_dir=Path(params.out) / "notebooks")
-        with progress_step("notebooks", len(jobs), console=err_console) as step:
+                                  out_dir=Path(params.out) / "notebooks", snapshot=snapshot)
+        with (analysis.shared_snapshot(snapshot, source=resolve_source(params.source),
+                                       kpis=params.kpis),
+              progress_step("notebooks", len(jobs), console=err_console) as step):
             results = run_notebooks(jobs, workers=params.workers, on_done=lambda r: step.advance(
                 f"{r.notebook} {r.group_by}={r.group} ({r.seconds:.1f}s)",
                 failed=r.status != "ok"))

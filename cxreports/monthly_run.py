@@ -24,6 +24,7 @@ import logging
 import os
 import platform
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -48,6 +49,7 @@ from .progress import progress_step
 from .rendering import template_dir
 from .reports import ReportResult, render_packs, render_scorecards
 from .sample import resolve_source
+from .snapshots import SNAPSHOT_FOLDER
 from .tables import TABLE_BUILDERS
 from .validation import validate_source
 
@@ -321,14 +323,17 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
     t = time.perf_counter()
     names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
     groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
+    snapshot = run.out / SNAPSHOT_FOLDER
     jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
                               period=params.period, kpis=list(params.kpis),
-                              out_dir=run.out / "notebooks")
+                              out_dir=run.out / "notebooks", snapshot=snapshot)
     notebook_fp = {n: sha256_of(notebook_path(n)) for n in names}
     todo, fingerprints = [], {}
     for job in jobs:
         key = f"{job.notebook}--{job.group_by}--{job.group}"
-        fingerprints[key] = _digest(base_fp, notebook_fp[job.notebook], job.parameters)
+        # The snapshot is a copy of the inputs (already fingerprinted), not an input.
+        shown = {k: v for k, v in job.parameters.items() if k != "snapshot"}
+        fingerprints[key] = _digest(base_fp, notebook_fp[job.notebook], shown)
         kept = run.reusable("notebooks", key, fingerprints[key])
         if kept:
             run.record(kept)
@@ -350,7 +355,10 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
                                                          else f": {entry['error']}"),
                      failed=result.status != "ok")
 
-    with progress_step("notebooks", len(todo), console=run.console) as step:
+    # Build the shared frames once for every kernel, not once per notebook.
+    sharing = (analysis.shared_snapshot(snapshot, source=resolve_source(params.source),
+                                        kpis=params.kpis) if todo else nullcontext())
+    with sharing, progress_step("notebooks", len(todo), console=run.console) as step:
         run_notebooks(todo, executor=executor, on_done=done)
     run.steps["notebooks"] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
                               "kept": len(jobs) - len(todo), "folder": str(notebook_dir())}

@@ -246,12 +246,15 @@ def plan_notebook_jobs(
     kpis: list[str],
     out_dir: str | os.PathLike,
     folder: Path | None = None,
+    snapshot: str | os.PathLike | None = None,
 ) -> list[NotebookJob]:
     """One job per notebook per group of each ``group_by`` (e.g. every site and vendor).
 
     Each job passes the shared parameters (``source``, ``period``,
     ``group_by``, ``group``, ``kpi`` = the first of ``kpis``), plus ``kpis``
-    to notebooks that declare it.
+    and ``snapshot`` (a folder from :meth:`Analysis.shared_snapshot
+    <cxreports.analysis.Analysis.shared_snapshot>`) to notebooks that declare
+    them.
     """
     folder = folder or notebook_dir()
     jobs = []
@@ -263,6 +266,8 @@ def plan_notebook_jobs(
                               "group_by": group_by, "group": group, "kpi": kpis[0]}
                 if "kpis" in declared:
                     parameters["kpis"] = list(kpis)
+                if snapshot and "snapshot" in declared:
+                    parameters["snapshot"] = str(Path(snapshot).resolve())
                 jobs.append(NotebookJob(name, parameters, str(out_dir), group_by, group,
                                         folder=str(folder)))
     return jobs

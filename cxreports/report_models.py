@@ -11,6 +11,7 @@ site- or vendor-level aggregates), a scorecard only vendor-level figures.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -145,8 +146,8 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
     csat = drivers[drivers["kpi"] == "csat"]
     chart = None
     if len(csat) and (csat["verdict"] != "insufficient_data").any():
-        chart = figure_svg(plot_drivers(csat, title=f"What drives CSAT here "
-                                                    f"({source.split(';')[0]})"))
+        chart = _drivers_chart(f"What drives CSAT here ({source.split(';')[0]})",
+                               tuple(csat[list(_CHART_COLUMNS)].itertuples(index=False)))
 
     # Team vs site adoption of each behaviour over the recent window.
     recent = analysis.scored_evaluations[
@@ -188,6 +189,17 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
         effectiveness=_records(effectiveness)[0] if len(effectiveness) else None,
         notes=notes,
     )
+
+
+_CHART_COLUMNS = ("kpi", "behavior_id", "label", "estimate", "ci_low", "ci_high", "verdict")
+
+
+@functools.lru_cache(maxsize=64)
+def _drivers_chart(title: str, rows: tuple) -> str:
+    # Every team at a site shares one driver model, so the same chart
+    # would otherwise be drawn once per supervisor; keyed by content.
+    return figure_svg(plot_drivers(pd.DataFrame(list(rows), columns=list(_CHART_COLUMNS)),
+                                   title=title))
 
 
 def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.DataFrame:

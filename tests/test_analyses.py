@@ -203,3 +203,26 @@ def test_targets_rag_status():
     assert out.loc["ces", "status"] == "not_enough_data"
     vendor_x = compare_to_targets(summary, targets, vendor="X").set_index("kpi")
     assert vendor_x.loc["csat", "target"] == 4.5  # the vendor's own target wins
+
+
+def test_session_effect_by_hand():
+    """One agent, a session on ``a`` and one on ``c`` 19 days later (so ``c`` is not a control)."""
+    from cxreports.coaching import compute_session_effects
+
+    rows = [  # (evaluated_at, a, b, c)
+        ("2026-02-10", 0, 1, 0), ("2026-02-15", 0, 1, 0), ("2026-02-20", 0, 1, 1),
+        ("2026-03-01", 1, 0, 0),  # at the session day's midnight: in neither window
+        ("2026-03-05", 1, 1, 1), ("2026-03-10", 1, 1, 1), ("2026-03-15", 1, 0, 1),
+    ]
+    evaluations = pd.DataFrame(rows, columns=["evaluated_at", "a", "b", "c"]).assign(
+        agent_id="X", evaluated_at=lambda f: pd.to_datetime(f["evaluated_at"]))
+    coaching = pd.DataFrame({"session_id": ["s1", "s2"], "supervisor_id": "S",
+                             "agent_id": "X", "behavior_id": ["a", "c"],
+                             "held_on": ["2026-03-01", "2026-03-20"]})
+    out = compute_session_effects(coaching, evaluations, behaviors=["a", "b", "c"])
+    assert list(out["session_id"]) == ["s1"]  # s2 has no evaluations after it
+    s1 = out.iloc[0]
+    assert (s1["n_before"], s1["n_after"]) == (3, 3)
+    assert s1["coached_change"] == pytest.approx(1.0)
+    assert s1["uncoached_change"] == pytest.approx(2 / 3 - 1)  # b only: c was coached nearby
+    assert s1["did"] == pytest.approx(1 + 1 / 3)

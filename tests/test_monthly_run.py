@@ -68,6 +68,11 @@ def test_end_to_end_with_broken_rows(broken_run, broken_record):
     assert data["versions"]["weasyprint"] and data["inputs"]["tables"]["roster"]["sha256"]
     assert "set aside" in result.stderr and "packs 1/" in result.stderr
     assert not (out / ".journal.jsonl").exists()
+    # The notebooks started from the run's snapshot, which is gone afterwards.
+    assert "shared snapshot" in (out / "run.log").read_text()
+    executed = next((out / "notebooks").glob("*.ipynb")).read_text()
+    assert str((out / ".snapshot").resolve()) in executed
+    assert not (out / ".snapshot").exists()
 
 
 def test_failed_pack_recorded_then_resume_redoes_only_it(small_source, tmp_path):
@@ -174,9 +179,11 @@ def test_bad_parameters_stop_before_anything_is_written(small_source, tmp_path):
     assert not out.exists()
 
 
-def _notebook_cells(path: Path) -> list:
+def _notebook_cells(path: Path, out: Path) -> list:
+    """Cells and outputs, with the run's own folder (named by the snapshot parameter) as OUT."""
     nb = nbformat.read(path, as_version=4)
-    return [(c.source, [o for o in c.get("outputs", [])]) for c in nb.cells]
+    return [(c.source.replace(str(out.resolve()), "OUT"), [o for o in c.get("outputs", [])])
+            for c in nb.cells]
 
 
 def test_dask_executor_gives_the_same_outputs(small_source, tmp_path):
@@ -198,7 +205,7 @@ def test_dask_executor_gives_the_same_outputs(small_source, tmp_path):
     assert a.keys() == b.keys()
     for key, entry in a.items():
         if key[0] == "notebooks":  # executed notebooks carry timings; compare cells
-            assert _notebook_cells(local / entry["path"]) == _notebook_cells(
-                remote / b[key]["path"])
+            assert _notebook_cells(local / entry["path"], local) == _notebook_cells(
+                remote / b[key]["path"], remote)
         else:
             assert entry["sha256"] == b[key]["sha256"], key

@@ -1,0 +1,74 @@
+"""A run's snapshot stands in for validating the source, with the same numbers."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from cxreports.analysis import Analysis
+from cxreports.validation import ValidatedData
+
+
+@pytest.fixture(scope="module")
+def saved(small_source, tmp_path_factory):
+    analysis = Analysis.from_source(small_source, period="2026-10").prepare()
+    folder = tmp_path_factory.mktemp("snap") / ".snapshot"
+    analysis.save(folder, source=small_source)
+    return analysis, folder
+
+
+def _calls():
+    return {
+        "contacts": lambda a: a.contacts,
+        "scored_evaluations": lambda a: a.scored_evaluations,
+        "layered_drivers": lambda a: a.layered_drivers,
+        "drivers by site": lambda a: a.drivers(kpis=["csat", "nps", "fcr", "ces"], by="site"),
+        "drivers csat (not stored)": lambda a: a.drivers(kpis="csat", by="vendor"),
+        "session_effects": lambda a: a.session_effects,
+        "priorities": lambda a: a.coaching_priorities(kpi="csat"),
+        "kpi_summary": lambda a: a.kpi_summary(by="vendor"),
+        "top_overlap": lambda a: a.top_overlap(kpi="csat", by="vendor"),
+        "qa_form_audit": lambda a: a.qa_form_audit(group_by="vendor", group="in-house"),
+        "targets table": lambda a: a.data.table("targets"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_calls()))
+def test_snapshot_gives_the_same_frames(saved, small_source, name):
+    fresh, folder = saved
+    reopened = Analysis.from_source(small_source, period="2026-10", snapshot=folder)
+    assert not isinstance(reopened.data, ValidatedData)  # nothing was validated again
+    call = _calls()[name]
+    pd.testing.assert_frame_equal(call(reopened), call(fresh))
+
+
+def test_snapshot_for_another_period_is_not_used(saved, small_source, caplog):
+    _, folder = saved
+    with caplog.at_level(logging.WARNING, logger="cxreports"):
+        other = Analysis.from_source(small_source, period="2026-09", snapshot=folder)
+    assert isinstance(other.data, ValidatedData)
+    assert "another period" in caplog.text
+
+
+def test_missing_snapshot_falls_back_to_the_source(small_source, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="cxreports"):
+        analysis = Analysis.from_source(small_source, period="2026-10",
+                                        snapshot=tmp_path / "gone")
+    assert isinstance(analysis.data, ValidatedData)
+    assert "not usable" in caplog.text
+
+
+def test_snapshot_does_not_store_a_database_password(small_source, tmp_path):
+    from cxreports.snapshots import snapshot_key
+
+    key = snapshot_key("postgresql://me:s3cret@db/cx", "2026-10", Analysis(None).rules)
+    assert "s3cret" not in str(key)
+
+
+def test_shared_snapshot_is_removed_afterwards(small_source, tmp_path):
+    analysis = Analysis.from_source(small_source, period="2026-10")
+    with analysis.shared_snapshot(tmp_path / ".snapshot", source=small_source) as folder:
+        assert (folder / "meta.json").exists()
+    assert not folder.exists()
