@@ -139,6 +139,15 @@ def _render_all(
         if on_done:
             on_done(result)
 
+    def settle(waiting: list[tuple[ReportResult, float, Future]]) -> list:
+        still = []
+        for item in waiting:
+            if item[2].done():
+                finish(*item)
+            else:
+                still.append(item)
+        return still
+
     try:
         for key in keys:
             started = time.perf_counter()
@@ -160,13 +169,14 @@ def _render_all(
             if pool is None:
                 finish(result, started, None,
                        task=lambda h=html, t=target: write_pdf(h, str(t), str(base_dir), roots))
-            else:
-                # Keep a few renders queued, not hundreds of HTML documents in memory.
-                running = [f for _, _, f in pending if not f.done()]
-                if len(running) >= 2 * max(workers, 2):
-                    wait(running, return_when=FIRST_COMPLETED)
-                pending.append((result, started, pool.submit(write_pdf, html, str(target),
-                                                             str(base_dir), roots)))
+                continue
+            pending.append((result, started, pool.submit(write_pdf, html, str(target),
+                                                         str(base_dir), roots)))
+            # Keep a few renders queued, not hundreds of HTML documents in memory,
+            # and report each one as it finishes.
+            if len(pending) >= 2 * max(workers, 2):
+                wait([f for _, _, f in pending], return_when=FIRST_COMPLETED)
+            pending = settle(pending)
         for result, started, future in pending:
             finish(result, started, future)
     finally:
