@@ -51,7 +51,7 @@ from .periods import Period, parse_period
 from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .roster import roster_for_period
-from .snapshots import Snapshot, snapshot_key, write_snapshot
+from .snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
 from .trends import compute_behaviour_trends
 from .validation import ValidatedData, validate_source
 
@@ -87,7 +87,7 @@ class Analysis:
     >>> analysis.drivers(kpis=["csat"], by="vendor").head()  # doctest: +SKIP
     """
 
-    def __init__(self, data: ValidatedData, *, period: str | Period | None = None,
+    def __init__(self, data: ValidatedData | SnapshotData, *, period: str | Period | None = None,
                  rules: DriverRules | None = None, snapshot: Snapshot | None = None) -> None:
         self.data = data
         self.period = parse_period(period) if period is not None else None

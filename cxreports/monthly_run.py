@@ -50,6 +50,7 @@ from .rendering import template_dir
 from .reports import ReportResult, render_packs, render_scorecards
 from .sample import resolve_source
 from .snapshots import SNAPSHOT_FOLDER
+from .sources import redact_source
 from .tables import TABLE_BUILDERS
 from .validation import validate_source
 
@@ -211,11 +212,12 @@ class _Run:
             "period": self.params.period,
             "baseline": analysis.baseline if analysis else None,
             "model_window": analysis.driver_window if analysis else None,
-            "parameters": self.params.model_dump(),
+            "parameters": {**self.params.model_dump(),
+                           "source": redact_source(self.params.source)},
             "parameters_file": str(self.params_file) if self.params_file else None,
             "parameters_sha256": sha256_of(self.params_file) if self.params_file else None,
             "inputs": {
-                "source": data.source,
+                "source": redact_source(data.source),
                 "tables": {name: {"origin": r.origin, "rows": r.rows_read, "kept": r.rows_kept,
                                   "set_aside": r.rows_set_aside, "sha256": r.sha256}
                            for name, r in reports.items()},
@@ -268,8 +270,8 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
     params, out = run.params, run.out
     journal = Journal(out / ".journal.jsonl", keep=run.resume)
     run.load_previous(journal)
-    log.info("run %s: source %s, period %s, resume=%s", out, data.source, params.period,
-             run.resume)
+    log.info("run %s: source %s, period %s, resume=%s", out, redact_source(data.source),
+             params.period, run.resume)
 
     # 1. validate: rejects beside the outputs
     t = time.perf_counter()

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .sources import redact_source
+
 __all__ = ["SNAPSHOT_FOLDER", "SNAPSHOT_FORMAT", "Snapshot", "SnapshotData", "snapshot_key",
            "write_snapshot"]
 
@@ -102,7 +104,7 @@ def write_snapshot(folder: str | os.PathLike, *, key: dict, data, rows_set_aside
             entry = _to_parquet(frame, staging / "frames" / _frame_file(name))
             if entry:
                 stored[name] = entry
-        meta = {"format": SNAPSHOT_FORMAT, **key, "data_source": data.source,
+        meta = {"format": SNAPSHOT_FORMAT, **key, "data_source": redact_source(data.source),
                 "rows_set_aside": rows_set_aside, "present": present, "tables": tables,
                 "frames": stored}
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, default=str),

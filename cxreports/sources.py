@@ -22,7 +22,8 @@ from .contract import TABLES
 from .errors import UnusableInputError
 from .files import sha256_of
 
-__all__ = ["ROW_COLUMN", "RawTable", "connect", "load_source", "sql_identifier", "sql_literal"]
+__all__ = ["ROW_COLUMN", "RawTable", "connect", "load_source", "redact_source", "sql_identifier",
+           "sql_literal"]
 
 ROW_COLUMN = "__cx_row"
 _TABLE_NAMES = {t.name for t in TABLES}
@@ -296,6 +297,12 @@ def sql_literal(text: str | Path) -> str:
 def _redact(url: str) -> str:
     """A URL with any credentials masked, for messages and the manifest."""
     return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def redact_source(source: str | os.PathLike) -> str:
+    """A source as it may be written down: a URL's credentials masked, a path as is."""
+    text = os.fspath(source)
+    return _redact(text) if "://" in text else text
 
 
 def _first_line(exc: BaseException) -> str:

@@ -73,3 +73,10 @@ def test_shared_snapshot_is_removed_afterwards(small_source, tmp_path):
     with analysis.shared_snapshot(tmp_path / ".snapshot", source=small_source) as folder:
         assert (folder / "meta.json").exists()
     assert not folder.exists()
+
+
+def test_written_sources_mask_credentials():
+    from cxreports.sources import redact_source
+
+    assert redact_source("postgresql://me:s3cret@db/cx") == "postgresql://***@db/cx"
+    assert redact_source("data/sample") == "data/sample"
