@@ -53,8 +53,6 @@ def _sql_list(values: list[str]) -> str:
     return ", ".join(sql_literal(v) for v in values)
 
 
-
-
 def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.DataFrame:
     """One row per evaluation, one column per behaviour.
 

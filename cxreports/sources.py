@@ -249,7 +249,7 @@ def _load_sqlalchemy(url: str, con: duckdb.DuckDBPyConnection) -> dict[str, RawT
                 name: pd.read_sql_table(name, connection) for name in sorted(names & _TABLE_NAMES)
             }
     except Exception as exc:  # driver errors come in many classes; all mean "unusable"
-        raise UnusableInputError(f"{_redact(url)} cannot be read: {_first_line(exc)}") \
+        raise UnusableInputError(f"{redact_source(url)} cannot be read: {_first_line(exc)}") \
             from None
     finally:
         if "engine" in locals():
@@ -264,7 +264,7 @@ def _load_sqlalchemy(url: str, con: duckdb.DuckDBPyConnection) -> dict[str, RawT
             f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM {relation}__frame"
         ).fetchall()
         con.unregister(f"{relation}__frame")
-        tables[name] = _describe(name, f"{_redact(url)}#{name}", relation, con, None)
+        tables[name] = _describe(name, f"{redact_source(url)}#{name}", relation, con, None)
     return tables
 
 
@@ -294,15 +294,11 @@ def sql_literal(text: str | Path) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _redact(url: str) -> str:
-    """A URL with any credentials masked, for messages and the manifest."""
-    return re.sub(r"//[^@/]*@", "//***@", url)
-
-
 def redact_source(source: str | os.PathLike) -> str:
-    """A source as it may be written down: a URL's credentials masked, a path as is."""
+    """A source as it may be written down (messages, manifest, log): a URL's
+    credentials masked, a path as is."""
     text = os.fspath(source)
-    return _redact(text) if "://" in text else text
+    return re.sub(r"//[^@/]*@", "//***@", text) if "://" in text else text
 
 
 def _first_line(exc: BaseException) -> str:

@@ -155,8 +155,6 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
 # --------------------------------------------------------------------------- SQL
 
 
-
-
 def _in(expr: str, values: Iterable[str]) -> str:
     return f"{expr} IN ({', '.join(sql_literal(v) for v in values)})"
 
