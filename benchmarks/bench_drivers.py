@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxreports.drivers import compute_drivers
+from cxreports.analyses.drivers import compute_drivers
 
 BEHAVIORS = [f"b{i}" for i in range(10)]
 

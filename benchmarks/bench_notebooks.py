@@ -10,9 +10,9 @@ import statistics
 import time
 from pathlib import Path
 
-from cxreports.analysis import Analysis
-from cxreports.notebooks import list_notebooks, plan_notebook_jobs, run_notebooks
-from cxreports.sample import write_sample_data
+from cxreports.analyses.analysis import Analysis
+from cxreports.data.sample import write_sample_data
+from cxreports.run.notebooks import list_notebooks, plan_notebook_jobs, run_notebooks
 
 
 def run(work: Path, scale: float = 1.0) -> dict:

@@ -18,11 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from cxreports.analysis import Analysis
-from cxreports.rendering import render_html, render_pdf, template_dir
-from cxreports.report_models import build_coaching_pack
-from cxreports.reports import render_packs
-from cxreports.sample import write_sample_data
+from cxreports.analyses.analysis import Analysis
+from cxreports.data.sample import write_sample_data
+from cxreports.reports.batch import render_packs
+from cxreports.reports.models import build_coaching_pack
+from cxreports.reports.rendering import render_html, render_pdf, template_dir
+from cxreports.run.executors import open_executor
 
 
 def _rss_mb(pid: int) -> float:
@@ -97,9 +98,10 @@ def run(work: Path, scale: float = 1.0) -> dict:
     t0 = time.perf_counter()
     rounds = max(1, round(1000 / len(supervisors))) if scale >= 1 else 1
     results = []
-    for r in range(rounds):
-        results += render_packs(analysis, work / f"packs-out-{r % 2}", supervisors=supervisors,
-                                workers=2)
+    with open_executor("local", 2) as executor:
+        for r in range(rounds):
+            results += render_packs(analysis, work / f"packs-out-{r % 2}",
+                                    supervisors=supervisors, executor=executor)
     wall = time.perf_counter() - t0
     sampler.stop()
     assert all(x.status == "ok" for x in results), [x.error for x in results if x.error][:3]

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from bench_packs import RssSampler
 
-from cxreports.sample import write_sample_data
+from cxreports.data.sample import write_sample_data
 
 DASK_AGENTS = 1500
 

@@ -21,24 +21,29 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .analysis import Analysis
-from .coaching import (
+from .analyses.analysis import Analysis
+from .analyses.coaching import (
     compute_agent_behaviour_scores,
     compute_coaching_coverage,
     compute_coaching_effectiveness,
     compute_coaching_priorities,
     compute_session_effects,
 )
-from .drivers import DriverRules, compare_to_reference, compute_drivers, compute_heterogeneity
-from .errors import CxReportsError, UnusableInputError
-from .kpis import compare_to_targets, compute_kpi_summary
-from .periods import Period, parse_period
-from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
-from .rankings import compute_top_overlap, rank_agents
-from .roster import assign_roster, roster_for_period, roster_on
-from .sample import builtin_source, make_sample_data, resolve_source, write_sample_data
-from .trends import compute_behaviour_trends
-from .validation import TableReport, ValidatedData, validate_source
+from .analyses.drivers import (
+    DriverRules,
+    compare_to_reference,
+    compute_drivers,
+    compute_heterogeneity,
+)
+from .analyses.kpi_summary import compare_to_targets, compute_kpi_summary
+from .analyses.qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
+from .analyses.rankings import compute_top_overlap, rank_agents
+from .analyses.trends import compute_behaviour_trends
+from .core.errors import CxReportsError, UnusableInputError
+from .core.periods import Period, parse_period
+from .data.roster import assign_roster, roster_for_period, roster_on
+from .data.sample import builtin_source, make_sample_data, resolve_source, write_sample_data
+from .data.validation import TableReport, ValidatedData, validate_source
 
 try:
     __version__ = version("cxreports")

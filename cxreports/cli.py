@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from .errors import CxReportsError
-from .validation import ValidatedData, validate_source
+from .core.errors import CxReportsError
+from .data.validation import ValidatedData, validate_source
 
 app = typer.Typer(
     name="cxreports",
@@ -90,8 +90,8 @@ def sample_data(
 
     Example: cxreports sample-data --out data/sample --agents 120 --months 6 --seed 7
     """
-    from .periods import parse_period
-    from .sample import write_sample_data
+    from .core.periods import parse_period
+    from .data.sample import write_sample_data
 
     if fmt not in ("csv", "parquet", "duckdb"):
         raise _fail(CxReportsError(f"--format {fmt!r} is not one of csv, parquet, duckdb"))
@@ -155,8 +155,8 @@ def drivers(
 
     Example: cxreports drivers data/sample --kpi csat --by vendor --period 2026-10 --out d.csv
     """
-    from .analysis import Analysis
-    from .files import atomic_path
+    from .analyses.analysis import Analysis
+    from .core.files import atomic_path
 
     bad = [k for k in kpi if k not in KPI_CHOICES]
     if bad:
@@ -198,29 +198,20 @@ def notebooks(
 
     Example: cxreports notebooks params/monthly.yaml
     """
-    from .analysis import Analysis
-    from .notebooks import list_notebooks, plan_notebook_jobs, run_notebooks
-    from .params import load_params
-    from .progress import progress_step
-    from .sample import resolve_source
-    from .snapshots import SNAPSHOT_FOLDER
+    from .analyses.analysis import Analysis
+    from .data.sample import resolve_source
+    from .run.executors import open_executor
+    from .run.notebooks import plan_run_jobs, run_notebook_step
+    from .run.params import load_params
 
     _log_to_stderr()
     try:
         params = load_params(params_file)
         analysis = Analysis.from_source(resolve_source(params.source), period=params.period)
-        names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
-        groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
-        snapshot = Path(params.out) / SNAPSHOT_FOLDER
-        jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
-                                  period=params.period, kpis=list(params.kpis),
-                                  out_dir=Path(params.out) / "notebooks", snapshot=snapshot)
-        with (analysis.shared_snapshot(snapshot, source=resolve_source(params.source),
-                                       kpis=params.kpis),
-              progress_step("notebooks", len(jobs), console=err_console) as step):
-            results = run_notebooks(jobs, workers=params.workers, on_done=lambda r: step.advance(
-                f"{r.notebook} {r.group_by}={r.group} ({r.seconds:.1f}s)",
-                failed=r.status != "ok"))
+        jobs = plan_run_jobs(params, analysis)
+        with open_executor(params.executor, params.workers) as executor:
+            results = run_notebook_step(jobs, analysis, params, executor=executor,
+                                        console=err_console)
     except CxReportsError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.status != "ok"]
@@ -234,26 +225,25 @@ def notebooks(
 
 def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
                     templates: Path | None, workers: int) -> None:
-    from .analysis import Analysis
-    from .progress import progress_step
-    from .reports import render_packs, render_scorecards
+    from .analyses.analysis import Analysis
+    from .reports.batch import REPORT_KINDS, render_reports
+    from .run.executors import open_executor
+    from .run.progress import progress_step
 
     _log_to_stderr()
     if templates is not None and not templates.is_dir():
         raise _fail(CxReportsError(f"--templates {templates} is not a folder"))
     try:
         analysis = Analysis.from_source(source, period=period)
-        render = render_packs if kind == "packs" else render_scorecards
-        option = "supervisors" if kind == "packs" else "vendors"
-        total = len(keys) if keys else analysis.team[
-            "supervisor_id" if kind == "packs" else "vendor"].nunique()
-        with progress_step(kind, total, console=err_console) as step:
-            results = render(analysis, out, templates=templates, workers=workers,
-                             on_done=lambda r: step.advance(
-                                 f"{r.key} ({r.seconds:.1f}s)" + (f": {r.error}" if r.error
-                                                                   else ""),
-                                 failed=r.status != "ok"),
-                             **{option: keys or None})
+        keys = keys or REPORT_KINDS[kind].keys(analysis)
+        with (open_executor("local", workers) as executor,
+              progress_step(kind, len(keys), console=err_console) as step):
+            results = render_reports(
+                kind, analysis, out, keys=keys, templates=templates,
+                executor=executor if workers > 1 else None, max_pending=2 * max(workers, 2),
+                on_done=lambda r: step.advance(
+                    f"{r.key} ({r.seconds:.1f}s)" + (f": {r.error}" if r.error else ""),
+                    failed=r.status != "ok"))
     except CxReportsError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.status != "ok"]
@@ -354,8 +344,8 @@ def run(
 
     Example: cxreports run params/monthly.yaml --resume
     """
-    from .monthly_run import run_monthly
-    from .params import load_params
+    from .run.monthly import run_monthly
+    from .run.params import load_params
 
     _log_to_stderr()
     try:
@@ -376,7 +366,7 @@ def demo(
 
     Example: cxreports demo --out outputs/demo
     """
-    from .demo import run_demo
+    from .run.demo import run_demo
 
     _log_to_stderr()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cxreports.sample import write_sample_data
+from cxreports.data.sample import write_sample_data
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -57,6 +57,6 @@ def truth(default_source) -> dict:
 
 @pytest.fixture(scope="session")
 def analysis(default_source):
-    from cxreports.analysis import Analysis
+    from cxreports.analyses.analysis import Analysis
 
     return Analysis.from_source(default_source, period="2026-10")

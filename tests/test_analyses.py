@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxreports.kpis import compare_to_targets, compute_kpi_summary
-from cxreports.rankings import compute_top_overlap, rank_agents
-from cxreports.stats import nps_interval, shrink_means, wilson_interval
-from cxreports.trends import compute_behaviour_trends
+from cxreports.analyses.kpi_summary import compare_to_targets, compute_kpi_summary
+from cxreports.analyses.rankings import compute_top_overlap, rank_agents
+from cxreports.analyses.stats import nps_interval, shrink_means, wilson_interval
+from cxreports.analyses.trends import compute_behaviour_trends
 
 # ----------------------------------------------------------------- coaching
 
@@ -207,7 +207,7 @@ def test_targets_rag_status():
 
 def test_session_effect_by_hand():
     """One agent, a session on ``a`` and one on ``c`` 19 days later (so ``c`` is not a control)."""
-    from cxreports.coaching import compute_session_effects
+    from cxreports.analyses.coaching import compute_session_effects
 
     rows = [  # (evaluated_at, a, b, c)
         ("2026-02-10", 0, 1, 0), ("2026-02-15", 0, 1, 0), ("2026-02-20", 0, 1, 1),

@@ -10,10 +10,10 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from cxreports.analysis import Analysis
-from cxreports.drivers import DriverRules, compute_drivers
-from cxreports.sample import write_sample_data
-from cxreports.stats import shapley_r2
+from cxreports.analyses.analysis import Analysis
+from cxreports.analyses.drivers import DriverRules, compute_drivers
+from cxreports.analyses.stats import shapley_r2
+from cxreports.data.sample import write_sample_data
 
 
 def planted(truth: dict, kpi: str, vendor: str) -> dict[str, float]:

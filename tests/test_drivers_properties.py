@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxreports.drivers import compute_drivers, compute_heterogeneity
+from cxreports.analyses.drivers import compute_drivers, compute_heterogeneity
 
 BEHAVIORS = ["b1", "b2", "b3"]
 VERDICTS = {"driver", "no_evidence", "insufficient_data"}

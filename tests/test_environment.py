@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 #: PyPI name -> conda-forge name(s) where they differ.
-CONDA_NAMES = {"duckdb": ["python-duckdb"], "dask": ["dask", "distributed"]}
+CONDA_NAMES = {"duckdb": ["python-duckdb"], "dask": ["dask", "distributed"],
+               "build": ["python-build"]}
 
 
 def _split(spec: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxreports.files import atomic_path, safe_filename
+from cxreports.core.files import atomic_path, safe_filename
 
 
 @given(st.text(min_size=0, max_size=60))

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 import yaml
 
-from cxreports.files import sha256_of
-from cxreports.monthly_run import RunLock
+from cxreports.core.files import sha256_of
+from cxreports.run.monthly import RunLock
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from cxreports.analysis import Analysis
-from cxreports.display import TABLE_MIME
-from cxreports.errors import UnusableInputError
-from cxreports.notebooks import (
+from cxreports.analyses.analysis import Analysis
+from cxreports.core.errors import UnusableInputError
+from cxreports.reports.display import TABLE_MIME
+from cxreports.run.notebooks import (
     SHARED_PARAMETERS,
     NotebookJob,
     check_parameters,

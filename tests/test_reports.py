@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from cxreports.analysis import Analysis
-from cxreports.kpis import compute_kpi_summary
-from cxreports.rendering import SafeFetcher, fmt_kpi, render_pdf, template_dir
-from cxreports.reports import render_packs, render_scorecards
+from cxreports.analyses.analysis import Analysis
+from cxreports.analyses.kpi_summary import compute_kpi_summary
+from cxreports.reports.batch import render_packs, render_scorecards
+from cxreports.reports.rendering import SafeFetcher, fmt_kpi, render_pdf, template_dir
+from cxreports.run.executors import open_executor
 from tests.conftest import run_cli
 
 
@@ -32,8 +33,9 @@ def mover(truth):
 def rendered(analysis, mover, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     supervisors = sorted({mover["from_supervisor"], mover["to_supervisor"], "S05"})
-    packs = render_packs(analysis, out, supervisors=supervisors, workers=2)
-    cards = render_scorecards(analysis, out, workers=2)
+    with open_executor("local", 2) as executor:
+        packs = render_packs(analysis, out, supervisors=supervisors, executor=executor)
+        cards = render_scorecards(analysis, out, executor=executor)
     return out, {r.key: r for r in packs}, {r.key: r for r in cards}
 
 
@@ -142,7 +144,7 @@ def hostile_source(small_source, tmp_path):
 def test_data_is_escaped_and_ids_cannot_escape_the_folder(hostile_source, tmp_path):
     analysis = Analysis.from_source(hostile_source, period="2026-10")
     out = tmp_path / "out"
-    [result] = render_packs(analysis, out, supervisors=["../../evil"], workers=1)
+    [result] = render_packs(analysis, out, supervisors=["../../evil"])
     assert result.status == "ok", result.error
     path = Path(result.path).resolve()
     assert path.parent == (out / "packs").resolve()
@@ -190,7 +192,7 @@ def test_one_failing_pack_does_not_stop_the_others(analysis, tmp_path):
         '<h1>{{ pack.supervisor_name }}</h1></body></html>')
     results = {r.key: r for r in render_packs(analysis, tmp_path / "out",
                                               supervisors=["S01", "S02", "S03"],
-                                              templates=overrides, workers=2)}
+                                              templates=overrides)}
     assert results["S02"].status == "failed" and "no_such_value" in results["S02"].error
     assert results["S01"].status == results["S03"].status == "ok"
     assert not (tmp_path / "out" / "packs" / "S02.pdf").exists()

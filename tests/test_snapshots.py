@@ -7,8 +7,8 @@ import logging
 import pandas as pd
 import pytest
 
-from cxreports.analysis import Analysis
-from cxreports.validation import ValidatedData
+from cxreports.analyses.analysis import Analysis
+from cxreports.data.validation import ValidatedData
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,8 @@ def test_missing_snapshot_falls_back_to_the_source(small_source, tmp_path, caplo
 
 
 def test_snapshot_does_not_store_a_database_password():
-    from cxreports.drivers import DriverRules
-    from cxreports.snapshots import snapshot_key
+    from cxreports.analyses.drivers import DriverRules
+    from cxreports.data.snapshots import snapshot_key
 
     key = snapshot_key("postgresql://me:s3cret@db/cx", "2026-10", DriverRules())
     assert "s3cret" not in str(key)
@@ -76,7 +76,7 @@ def test_shared_snapshot_is_removed_afterwards(small_source, tmp_path):
 
 
 def test_written_sources_mask_credentials():
-    from cxreports.sources import redact_source
+    from cxreports.data.sources import redact_source
 
     assert redact_source("postgresql://me:s3cret@db/cx") == "postgresql://***@db/cx"
     assert redact_source("data/sample") == "data/sample"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cxreports import UnusableInputError, validate_source
-from cxreports.contract import TABLES
+from cxreports.data.contract import TABLES
 from tests.conftest import run_cli
 
 
@@ -218,7 +218,7 @@ def _counts(data) -> dict[str, tuple[int, int]]:
 
 
 def test_parquet_duckdb_and_sqlite_sources_agree_with_csv(tmp_path, broken_source):
-    from cxreports.sample import write_sample_data
+    from cxreports.data.sample import write_sample_data
     from tests.conftest import SMALL
 
     expected = _counts(validate_source(broken_source))
@@ -237,7 +237,7 @@ def test_parquet_duckdb_and_sqlite_sources_agree_with_csv(tmp_path, broken_sourc
 
 
 def test_duckdb_source_ignores_other_tables(tmp_path):
-    from cxreports.sample import write_sample_data
+    from cxreports.data.sample import write_sample_data
     from tests.conftest import SMALL
 
     db = write_sample_data(tmp_path, fmt="duckdb", **SMALL)

@@ -2,7 +2,7 @@
 
 A QA form is worth its place when the agents it rates best are the agents
 customers rate best. Agent means are shrunk toward their group's mean before
-ranking (:func:`cxreports.stats.shrink_means`) so that an agent with three
+ranking (:func:`cxreports.analyses.stats.shrink_means`) so that an agent with three
 lucky surveys does not top the list, and agents below a minimum count are
 left out rather than ranked on noise.
 """
@@ -37,9 +37,9 @@ def rank_agents(
     Parameters
     ----------
     evaluations
-        :func:`cxreports.evaluations.evaluations_with_team` rows (``qa_score``).
+        :func:`cxreports.analyses.evaluations.evaluations_with_team` rows (``qa_score``).
     contacts
-        :func:`cxreports.evaluations.contacts_with_team` rows.
+        :func:`cxreports.analyses.evaluations.contacts_with_team` rows.
     kpi
         KPI column of ``contacts``.
     group_by

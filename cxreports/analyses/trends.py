@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .periods import Period, parse_period
+from ..core.periods import Period, parse_period
 from .stats import bh_qvalues
 
 __all__ = ["TREND_COLUMNS", "compute_behaviour_trends"]
@@ -44,7 +44,7 @@ def compute_behaviour_trends(
     evaluations
         One row per evaluation with ``agent_id``, ``period`` (``YYYY-MM``) and
         a score column per behaviour (NaN = not applicable), e.g.
-        :func:`cxreports.evaluations.evaluations_with_team`.
+        :func:`cxreports.analyses.evaluations.evaluations_with_team`.
     period
         The reporting month.
     min_evaluations

@@ -1,7 +1,7 @@
 """Report models: a coaching pack and a vendor scorecard as plain data.
 
 Step one of report model -> HTML -> PDF. Every number here comes from an
-:class:`cxreports.analysis.Analysis` method (the same a notebook calls);
+:class:`cxreports.analyses.analysis.Analysis` method (the same a notebook calls);
 this module only selects, words and arranges. Templates then print these
 objects and compute nothing.
 
@@ -19,12 +19,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .analysis import Analysis
+from ..analyses.analysis import Analysis
+from ..analyses.coaching import compute_coaching_effectiveness
+from ..analyses.drivers import compare_to_reference, drivers_for
+from ..analyses.kpi_summary import (
+    KPI_LABELS,
+    compare_kpi_to_baseline,
+    compare_to_targets,
+    compute_kpi_summary,
+)
+from ..analyses.qa_form_audit import compute_behaviour_adoption
 from .charts import figure_svg, plot_behaviour_adoption, plot_drivers, plot_trend_lines
-from .coaching import compute_coaching_effectiveness
-from .drivers import compare_to_reference, drivers_for
-from .kpis import KPI_LABELS, compare_kpi_to_baseline, compare_to_targets, compute_kpi_summary
-from .qa_form_audit import compute_behaviour_adoption
 
 __all__ = ["CoachingPack", "VendorScorecard", "build_coaching_pack", "build_vendor_scorecard",
            "driver_sentence"]

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from ..core.periods import Period, parse_period
+from ..data.roster import roster_for_period
 from .drivers import drivers_for
-from .periods import Period, parse_period
-from .roster import roster_for_period
 from .stats import shrink_means
 
 __all__ = [
@@ -199,7 +199,7 @@ def compute_coaching_effectiveness(
     The pooled lift is the mean of the sessions' difference-in-differences
     with a t interval clustered by agent (an agent coached twice is not two
     independent experiments; Cameron & Miller 2015, see
-    :mod:`cxreports.drivers`).
+    :mod:`cxreports.analyses.drivers`).
 
     Returns
     -------
@@ -312,7 +312,7 @@ def compute_coaching_priorities(
     scores
         :func:`compute_agent_behaviour_scores`.
     drivers
-        :func:`cxreports.drivers.compute_drivers` rows for ``kpi``, grouped
+        :func:`cxreports.analyses.drivers.compute_drivers` rows for ``kpi``, grouped
         by ``site`` and/or ``vendor`` and/or everyone (``all``).
 
     Returns

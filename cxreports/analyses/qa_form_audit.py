@@ -33,7 +33,7 @@ def compute_qa_form_audit(
     qa_form
         The validated QA form.
     drivers
-        :func:`cxreports.drivers.compute_drivers` output, any groups.
+        :func:`cxreports.analyses.drivers.compute_drivers` output, any groups.
     ceiling
         Adoption at or above which a behaviour is a ceiling item.
 

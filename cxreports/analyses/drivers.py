@@ -18,7 +18,7 @@ independent (Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide
 to cluster-robust inference. J. Human Resources 50(2), 317-372), with t
 intervals on G-1 degrees of freedom for G agents. P-values are adjusted for
 the number of behaviours tested within each group and KPI by
-Benjamini-Hochberg (see :func:`cxreports.stats.bh_qvalues`).
+Benjamini-Hochberg (see :func:`cxreports.analyses.stats.bh_qvalues`).
 
 Not-applicable scores are not zeros: a behaviour's N/A contacts get score 0
 plus an N/A indicator, so the behaviour's coefficient is estimated from the
@@ -33,7 +33,7 @@ back to agent-months (mean behaviour scores against the mean KPI, weighted by
 responses), and the ``level`` column says so.
 
 Relative importance is the Shapley decomposition of the linear model's R^2
-(:func:`cxreports.stats.shapley_r2`), reported as each behaviour's share of
+(:func:`cxreports.analyses.stats.shapley_r2`), reported as each behaviour's share of
 the explained variance; for FCR it decomposes the linear probability model.
 
 Verdicts
@@ -121,7 +121,7 @@ def compute_drivers(
     Parameters
     ----------
     contacts
-        Evaluated contacts (:func:`cxreports.evaluations.evaluated_contacts`):
+        Evaluated contacts (:func:`cxreports.analyses.evaluations.evaluated_contacts`):
         one row per contact, a column per behaviour and the KPI columns.
     kpi
         ``csat``, ``nps``, ``fcr``, ``ces`` or ``aht_seconds``.
@@ -130,7 +130,7 @@ def compute_drivers(
     group_by
         ``site``, ``vendor`` (or any team column); ``None`` for everyone.
     agent_months
-        :func:`cxreports.evaluations.agent_months`, for groups with too few
+        :func:`cxreports.analyses.evaluations.agent_months`, for groups with too few
         evaluated contacts; without it such groups are ``insufficient_data``.
     rules
         Thresholds; :class:`DriverRules` by default.
@@ -425,7 +425,7 @@ def drivers_for(
     """The most specific driver model with enough data for a team: site, vendor, everyone.
 
     ``drivers`` holds :func:`compute_drivers` rows at several levels (as
-    :attr:`cxreports.analysis.Analysis.layered_drivers` does). A level is
+    :attr:`cxreports.analyses.analysis.Analysis.layered_drivers` does). A level is
     used for a KPI when its model had enough data for at least one
     behaviour. Returns the chosen rows (all KPIs) and a label per KPI-level
     choice such as ``"site Leeds"``.

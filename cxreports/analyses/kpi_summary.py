@@ -62,7 +62,7 @@ def compute_kpi_summary(
     """CSAT, top-box, NPS, FCR, CES and AHT per group, each with a 95% interval.
 
     Intervals: t for means (CSAT, CES, AHT), Wilson for shares (top-box,
-    FCR), Wald for NPS (:func:`cxreports.stats.nps_interval`). A value from
+    FCR), Wald for NPS (:func:`cxreports.analyses.stats.nps_interval`). A value from
     fewer than ``min_responses`` responses has ``enough_data`` False; reports
     then say "not enough data" instead of the number.
 

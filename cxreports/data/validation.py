@@ -1,6 +1,6 @@
 """Validate a source against the data contract, setting bad rows aside.
 
-The rules of :mod:`cxreports.contract` become one DuckDB query per table, so
+The rules of :mod:`cxreports.data.contract` become one DuckDB query per table, so
 ten million rows are checked without leaving the engine. Every problem with a
 row is collected (not only the first), in three passes:
 
@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..core.files import atomic_path
 from .contract import (
     BOOLEAN_FALSE,
     BOOLEAN_TRUE,
@@ -34,7 +35,6 @@ from .contract import (
     Column,
     Table,
 )
-from .files import atomic_path
 from .sources import ROW_COLUMN, RawTable, connect, load_source, sql_identifier, sql_literal
 
 __all__ = ["TableReport", "ValidatedData", "validate_source"]

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_path, atomic_write_text
-from .periods import Period, parse_period
+from ..core.files import atomic_path, atomic_write_text
+from ..core.periods import Period, parse_period
 
 __all__ = ["BEHAVIOURS", "SampleData", "make_sample_data", "write_sample_data"]
 

@@ -1,6 +1,6 @@
 """The tidy tables behind the reports, written to ``OUT/tables/*.csv``.
 
-One function per table would only repeat :class:`cxreports.analysis.Analysis`;
+One function per table would only repeat :class:`cxreports.analyses.analysis.Analysis`;
 :func:`report_tables` names them, :func:`write_tables` writes them whole.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import Analysis
-from .files import atomic_path
+from ..analyses.analysis import Analysis
+from ..core.files import atomic_path
 
 __all__ = ["TABLE_BUILDERS", "report_tables", "write_tables"]
 

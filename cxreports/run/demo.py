@@ -7,14 +7,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .monthly_run import run_monthly
-from .params import RunParams, load_params
-from .sample import write_sample_data
+from ..core.resources import params_dir
+from ..data.sample import write_sample_data
+from .monthly import run_monthly
+from .params import load_params
 
 __all__ = ["DEMO_PERIOD", "run_demo"]
 
 DEMO_PERIOD = "2026-10"
-DEMO_PARAMS = Path(__file__).resolve().parents[1] / "params" / "demo.yaml"
+DEMO_PARAMS = params_dir() / "demo.yaml"
 
 
 def run_demo(out: str | os.PathLike, *, console: Console | None = None) -> int:
@@ -28,11 +29,5 @@ def run_demo(out: str | os.PathLike, *, console: Console | None = None) -> int:
     if not (source / "interactions.csv").exists():
         console.print(f"writing the sample contact centre to {source}", highlight=False)
         write_sample_data(source, last_period=DEMO_PERIOD)
-    overrides = {"source": str(source), "out": str(out)}
-    if DEMO_PARAMS.exists():
-        params = load_params(DEMO_PARAMS, **overrides)
-    else:  # installed without the project's params/: the same defaults
-        params = RunParams(period=DEMO_PERIOD, **overrides)
-    outcome = run_monthly(params, params_file=DEMO_PARAMS if DEMO_PARAMS.exists() else None,
-                          console=console)
-    return outcome.exit_code
+    params = load_params(DEMO_PARAMS, source=str(source), out=str(out))
+    return run_monthly(params, params_file=DEMO_PARAMS, console=console).exit_code

@@ -16,8 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import UnusableInputError
-from .periods import parse_period
+from ..core.errors import UnusableInputError
+from ..core.periods import parse_period
 
 __all__ = ["RunParams", "load_params"]
 

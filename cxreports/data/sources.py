@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 
+from ..core.errors import UnusableInputError
+from ..core.files import sha256_of
 from .contract import TABLES
-from .errors import UnusableInputError
-from .files import sha256_of
 
 __all__ = ["ROW_COLUMN", "RawTable", "connect", "load_source", "redact_source", "sql_identifier",
            "sql_literal"]

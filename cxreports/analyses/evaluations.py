@@ -20,8 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .roster import assign_roster
-from .sources import sql_identifier, sql_literal
+from ..data.roster import assign_roster
+from ..data.sources import sql_identifier, sql_literal
 
 __all__ = [
     "KPI_COLUMNS",

@@ -24,6 +24,8 @@ import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from ..core.resources import template_dir
+
 __all__ = [
     "SafeFetcher",
     "render_html",
@@ -31,12 +33,6 @@ __all__ = [
     "template_dir",
     "template_environment",
 ]
-
-
-def template_dir() -> Path:
-    """The kit's templates: ``$CXREPORTS_TEMPLATES`` or the project's ``templates/``."""
-    configured = os.environ.get("CXREPORTS_TEMPLATES")
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "templates"
 
 
 # --------------------------------------------------------------------------- filters

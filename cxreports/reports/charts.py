@@ -88,7 +88,7 @@ def plot_drivers(data: pd.DataFrame, *, label: str = "label", ax: Axes | None = 
                  title: str | None = None) -> Axes:
     """Coefficient plot: each behaviour's estimate with its 95% interval, coloured by verdict.
 
-    ``data`` is :func:`cxreports.drivers.compute_drivers` output for one
+    ``data`` is :func:`cxreports.analyses.drivers.compute_drivers` output for one
     group and KPI; behaviours with insufficient data are listed without a
     point.
     """

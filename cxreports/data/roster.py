@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from .periods import Period, parse_period
+from ..core.periods import Period, parse_period
 
 __all__ = ["ASSIGNMENT_COLUMNS", "assign_roster", "roster_for_period", "roster_on"]
 

@@ -1,6 +1,6 @@
 """The data contract: every table, column and rule of ``DESIGN.md`` as data.
 
-Validation (:mod:`cxreports.validation`) turns these declarations into DuckDB
+Validation (:mod:`cxreports.data.validation`) turns these declarations into DuckDB
 SQL, so a rule lives in exactly one place and the documentation table in
 ``README.md`` can be checked against it.
 """

@@ -122,7 +122,7 @@ def write_snapshot(folder: str | os.PathLike, *, key: dict, data, rows_set_aside
 
 
 class SnapshotData:
-    """The part of :class:`~cxreports.validation.ValidatedData` analyses use, from a snapshot.
+    """The part of :class:`~cxreports.data.validation.ValidatedData` analyses use, from a snapshot.
 
     Tables are read on first use, so a notebook that needs only the roster
     never reads the interactions.

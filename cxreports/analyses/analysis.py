@@ -11,7 +11,7 @@ months; KPI summaries and coaching activity are for the month itself.
 Without a period, everything uses all the data.
 
 A scheduled run saves its validated tables and the frames every notebook
-shares once (:meth:`Analysis.save`, a :mod:`cxreports.snapshots` folder);
+shares once (:meth:`Analysis.save`, a :mod:`cxreports.data.snapshots` folder);
 ``Analysis.from_source(..., snapshot=folder)`` then starts from those
 instead of validating and rebuilding in every notebook kernel.
 """
@@ -29,6 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.periods import Period, parse_period
+from ..data.roster import roster_for_period
+from ..data.snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
+from ..data.validation import ValidatedData, validate_source
 from .coaching import (
     compute_agent_behaviour_scores,
     compute_coaching_coverage,
@@ -46,14 +50,10 @@ from .evaluations import (
     evaluations_with_team,
     in_window,
 )
-from .kpis import compute_kpi_summary
-from .periods import Period, parse_period
+from .kpi_summary import compute_kpi_summary
 from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
-from .roster import roster_for_period
-from .snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
 from .trends import compute_behaviour_trends
-from .validation import ValidatedData, validate_source
 
 __all__ = ["Analysis", "DRIVER_WINDOW_MONTHS"]
 
@@ -248,7 +248,7 @@ class Analysis:
 
     def drivers(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
                 by: str | None = None) -> pd.DataFrame:
-        """:func:`cxreports.drivers.compute_drivers` for each KPI over the driver window.
+        """:func:`.compute_drivers` for each KPI over the driver window.
 
         Adds ``window_start`` and ``window_end`` (``YYYY-MM``) and the
         behaviour's ``label`` and ``kind`` from the QA form.
@@ -274,54 +274,54 @@ class Analysis:
 
     def heterogeneity(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
                       by: str = "vendor") -> pd.DataFrame:
-        """:func:`cxreports.drivers.compute_heterogeneity` across the groups of ``by``."""
+        """:func:`.compute_heterogeneity` across the groups of ``by``."""
         return compute_heterogeneity(self.drivers(kpis=kpis, by=by), alpha=self.rules.alpha)
 
     def kpi_summary(self, *, by: list[str] | str | None = None,
                     months: list[str] | None = None, min_responses: int = 30) -> pd.DataFrame:
-        """:func:`cxreports.kpis.compute_kpi_summary` for the report month (or ``months``)."""
+        """:func:`.compute_kpi_summary` for the report month (or ``months``)."""
         window = months or [str(self.report_period)]
         key = ("kpi_summary", str(by), tuple(window), min_responses)
         return self._cached(key, lambda: compute_kpi_summary(
             in_window(self.contacts, window), by=by, min_responses=min_responses))
 
     def rankings(self, *, kpi: str = "csat", by: str | None = None) -> pd.DataFrame:
-        """:func:`cxreports.rankings.rank_agents` over the driver window."""
+        """:func:`.rank_agents` over the driver window."""
         window = self.driver_window
         return rank_agents(self._window(self.scored_evaluations, window),
                            self._window(self.contacts, window), kpi=kpi, group_by=by)
 
     def top_overlap(self, *, kpi: str = "csat", by: str | None = None,
                     top_n: int = 20) -> pd.DataFrame:
-        """:func:`cxreports.rankings.compute_top_overlap` over the driver window."""
+        """:func:`.compute_top_overlap` over the driver window."""
         return compute_top_overlap(self.rankings(kpi=kpi, by=by), kpi=kpi, top_n=top_n)
 
     @_frame
     def trends(self) -> pd.DataFrame:
-        """:func:`cxreports.trends.compute_behaviour_trends` for the report month."""
+        """:func:`.compute_behaviour_trends` for the report month."""
         return compute_behaviour_trends(self.scored_evaluations, period=self.report_period,
                                         behaviors=self.behaviors)
 
     @_frame
     def coaching_coverage(self) -> pd.DataFrame:
-        """:func:`cxreports.coaching.compute_coaching_coverage` for the report month."""
+        """:func:`.compute_coaching_coverage` for the report month."""
         return compute_coaching_coverage(self.data.table("coaching"), self.roster,
                                          self.data.table("supervisor_time"),
                                          period=self.report_period)
 
     @_frame
     def session_effects(self) -> pd.DataFrame:
-        """:func:`cxreports.coaching.compute_session_effects` over all the data."""
+        """:func:`.compute_session_effects` over all the data."""
         return compute_session_effects(self.data.table("coaching"), self.scored_evaluations,
                                        behaviors=self.behaviors)
 
     def coaching_effectiveness(self, *, by: str | None = None) -> pd.DataFrame:
-        """:func:`cxreports.coaching.compute_coaching_effectiveness` (all sessions measured)."""
+        """:func:`.compute_coaching_effectiveness` (all sessions measured)."""
         return compute_coaching_effectiveness(self.session_effects, by=by)
 
     @_frame
     def agent_behaviour_scores(self) -> pd.DataFrame:
-        """:func:`cxreports.coaching.compute_agent_behaviour_scores` over the recent window."""
+        """:func:`.compute_agent_behaviour_scores` over the recent window."""
         recent = in_window(self.scored_evaluations, self.recent_window)
         return compute_agent_behaviour_scores(recent, self.team, behaviors=self.behaviors)
 
@@ -333,13 +333,13 @@ class Analysis:
                          ignore_index=True)
 
     def coaching_priorities(self, *, kpi: str = "csat") -> pd.DataFrame:
-        """:func:`cxreports.coaching.compute_coaching_priorities` for the report month."""
+        """:func:`.compute_coaching_priorities` for the report month."""
         return self._cached(("priorities", kpi), lambda: compute_coaching_priorities(
             self.agent_behaviour_scores, self.layered_drivers, kpi=kpi))
 
     def qa_form_audit(self, *, group_by: str | None = None,
                       group: str | None = None) -> pd.DataFrame:
-        """:func:`cxreports.qa_form_audit.compute_qa_form_audit` over the driver window.
+        """:func:`.compute_qa_form_audit` over the driver window.
 
         With ``group_by`` and ``group``, only that site's or vendor's
         evaluations and driver models count; otherwise every site and vendor
@@ -356,7 +356,7 @@ class Analysis:
 
     def adoption(self, *, by: list[str] | str | None = None,
                  months: list[str] | None = None) -> pd.DataFrame:
-        """:func:`cxreports.qa_form_audit.compute_behaviour_adoption` over the driver window
+        """:func:`.compute_behaviour_adoption` over the driver window
         (or ``months``), with the behaviour's ``label`` and ``kind``."""
         def build() -> pd.DataFrame:
             evaluations = self._window(self.scored_evaluations, months or self.driver_window)

@@ -16,13 +16,22 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
-from .errors import UnusableInputError
-from .files import atomic_path, safe_filename
+from rich.console import Console
+
+from ..analyses.analysis import Analysis
+from ..core.errors import UnusableInputError
+from ..core.files import atomic_path, safe_filename
+from ..core.resources import notebook_dir as kit_notebook_dir
+from ..data.sample import resolve_source
+from ..data.snapshots import SNAPSHOT_FOLDER
+from .executors import open_executor
+from .params import RunParams
+from .progress import progress_step
 
 __all__ = [
     "NotebookJob",
@@ -35,7 +44,9 @@ __all__ = [
     "notebook_path",
     "output_name",
     "plan_notebook_jobs",
+    "plan_run_jobs",
     "run_notebook",
+    "run_notebook_step",
     "run_notebooks",
 ]
 
@@ -48,9 +59,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def notebook_dir() -> Path:
-    """The folder of notebooks: ``$CXREPORTS_NOTEBOOKS`` or the project's ``notebooks/``."""
-    configured = os.environ.get("CXREPORTS_NOTEBOOKS")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[1] / "notebooks"
+    """The folder of notebooks (:func:`cxreports.core.resources.notebook_dir`), checked."""
+    folder = kit_notebook_dir()
     if not folder.is_dir():
         raise UnusableInputError(
             f"notebook folder {folder} not found; set CXREPORTS_NOTEBOOKS to the project's "
@@ -253,7 +263,7 @@ def plan_notebook_jobs(
     Each job passes the shared parameters (``source``, ``period``,
     ``group_by``, ``group``, ``kpi`` = the first of ``kpis``), plus ``kpis``
     and ``snapshot`` (a folder from :meth:`Analysis.shared_snapshot
-    <cxreports.analysis.Analysis.shared_snapshot>`) to notebooks that declare
+    <cxreports.analyses.analysis.Analysis.shared_snapshot>`) to notebooks that declare
     them.
     """
     folder = folder or notebook_dir()
@@ -291,22 +301,61 @@ def run_notebooks(
         path = notebook_path(job.notebook, Path(job.folder) if job.folder else None)
         check_parameters(path, job.parameters)
     results: dict[int, NotebookResult] = {}
-    if executor is not None:
-        futures = {executor.submit(run_notebook, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if on_done:
-                on_done(results[futures[future]])
-    elif workers <= 1 or len(jobs) <= 1:
+
+    def collect(result: NotebookResult, index: int) -> None:
+        results[index] = result
+        if on_done:
+            on_done(result)
+
+    if executor is None and (workers <= 1 or len(jobs) <= 1):
         for i, job in enumerate(jobs):
-            results[i] = run_notebook(job)
-            if on_done:
-                on_done(results[i])
+            collect(run_notebook(job), i)
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with (nullcontext(executor) if executor is not None
+              else open_executor("local", workers)) as pool:
             futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if on_done:
-                    on_done(results[futures[future]])
+                collect(future.result(), futures[future])
     return [results[i] for i in range(len(jobs))]
+
+
+def plan_run_jobs(params: RunParams, analysis: Analysis) -> list[NotebookJob]:
+    """The jobs a run's parameters ask for: each notebook once per group of each ``group_by``."""
+    names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
+    groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
+    out = Path(params.out)
+    return plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
+                              period=params.period, kpis=list(params.kpis),
+                              out_dir=out / "notebooks", snapshot=out / SNAPSHOT_FOLDER)
+
+
+def run_notebook_step(
+    jobs: list[NotebookJob],
+    analysis: Analysis,
+    params: RunParams,
+    *,
+    executor: Executor,
+    on_done: Callable[[NotebookResult], str | None] | None = None,
+    console: Console | None = None,
+) -> list[NotebookResult]:
+    """Run ``jobs`` from one shared snapshot of ``analysis``, with a progress bar.
+
+    The snapshot (the validated tables and shared frames, built once for
+    every kernel rather than once per notebook) lives in
+    ``OUT/.snapshot`` for the step and is removed after. ``on_done`` may
+    return a failure message for the progress line.
+    """
+    def done(result: NotebookResult) -> None:
+        message = on_done(result) if on_done else None
+        failed = result.status != "ok"
+        if failed and not message:
+            message = f"cell {result.cell}: {result.error}"
+        step.advance(f"{result.notebook} {result.group_by}={result.group} "
+                     f"({result.seconds:.1f}s)" + (f": {message}" if failed else ""),
+                     failed=failed)
+
+    sharing = (analysis.shared_snapshot(Path(params.out) / SNAPSHOT_FOLDER,
+                                        source=resolve_source(params.source), kpis=params.kpis)
+               if jobs else nullcontext())
+    with sharing, progress_step("notebooks", len(jobs), console=console) as step:
+        return run_notebooks(jobs, executor=executor, on_done=done)

@@ -24,7 +24,6 @@ import logging
 import os
 import platform
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -32,27 +31,25 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .analysis import Analysis
-from .errors import UnusableInputError
+from ..analyses.analysis import Analysis
+from ..core.errors import UnusableInputError
+from ..core.files import atomic_path, atomic_write_text, sha256_of
+from ..data.sample import resolve_source
+from ..data.sources import redact_source
+from ..data.validation import validate_source
+from ..reports.batch import REPORT_KINDS, ReportResult, render_reports
+from ..reports.rendering import template_dir
+from ..reports.tables import TABLE_BUILDERS
 from .executors import open_executor
-from .files import atomic_path, atomic_write_text, sha256_of
 from .notebooks import (
     NotebookResult,
-    list_notebooks,
     notebook_dir,
     notebook_path,
-    plan_notebook_jobs,
-    run_notebooks,
+    plan_run_jobs,
+    run_notebook_step,
 )
 from .params import RunParams
 from .progress import progress_step
-from .rendering import template_dir
-from .reports import ReportResult, render_packs, render_scorecards
-from .sample import resolve_source
-from .snapshots import SNAPSHOT_FOLDER
-from .sources import redact_source
-from .tables import TABLE_BUILDERS
-from .validation import validate_source
 
 __all__ = ["RunOutcome", "run_monthly"]
 
@@ -300,14 +297,11 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
             run.write_manifest(data, analysis, None)
         # 3 and 4. packs and scorecards
         templates_fp = _folder_digest(template_dir())
-        if params.packs:
-            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp), executor,
-                          "packs")
-            run.write_manifest(data, analysis, None)
-        if params.scorecards:
-            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp), executor,
-                          "scorecards")
-            run.write_manifest(data, analysis, None)
+        for kind in REPORT_KINDS:
+            if getattr(params, kind):
+                _reports_step(run, analysis, journal, _digest(base_fp, templates_fp),
+                              executor, kind)
+                run.write_manifest(data, analysis, None)
 
     # 5. tables
     _tables_step(run, analysis, journal, base_fp)
@@ -323,13 +317,8 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
                     executor) -> None:
     params = run.params
     t = time.perf_counter()
-    names = list_notebooks() if params.notebooks == "all" else list(params.notebooks)
-    groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
-    snapshot = run.out / SNAPSHOT_FOLDER
-    jobs = plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
-                              period=params.period, kpis=list(params.kpis),
-                              out_dir=run.out / "notebooks", snapshot=snapshot)
-    notebook_fp = {n: sha256_of(notebook_path(n)) for n in names}
+    jobs = plan_run_jobs(params, analysis)
+    notebook_fp = {n: sha256_of(notebook_path(n)) for n in {job.notebook for job in jobs}}
     todo, fingerprints = [], {}
     for job in jobs:
         key = f"{job.notebook}--{job.group_by}--{job.group}"
@@ -342,7 +331,7 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
         else:
             todo.append(job)
 
-    def done(result: NotebookResult) -> None:
+    def done(result: NotebookResult) -> str | None:
         key = f"{result.notebook}--{result.group_by}--{result.group}"
         entry = {"step": "notebooks", "key": key, "status": result.status,
                  "path": run.rel(result.ipynb), "seconds": result.seconds,
@@ -353,15 +342,10 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
                  "error": None if result.status == "ok" else
                  f"cell {result.cell}: {result.error}"}
         run.record(entry, journal)
-        step.advance(f"{key} ({result.seconds:.1f}s)" + ("" if result.status == "ok"
-                                                         else f": {entry['error']}"),
-                     failed=result.status != "ok")
+        return entry["error"]
 
-    # Build the shared frames once for every kernel, not once per notebook.
-    sharing = (analysis.shared_snapshot(snapshot, source=resolve_source(params.source),
-                                        kpis=params.kpis) if todo else nullcontext())
-    with sharing, progress_step("notebooks", len(todo), console=run.console) as step:
-        run_notebooks(todo, executor=executor, on_done=done)
+    run_notebook_step(todo, analysis, params, executor=executor, on_done=done,
+                      console=run.console)
     run.steps["notebooks"] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
                               "kept": len(jobs) - len(todo), "folder": str(notebook_dir())}
 
@@ -369,8 +353,7 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
 def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: str,
                   executor, kind: str) -> None:
     t = time.perf_counter()
-    column = "supervisor_id" if kind == "packs" else "vendor"
-    keys = sorted(analysis.team[column].dropna().unique())
+    keys = REPORT_KINDS[kind].keys(analysis)
     todo = []
     for key in keys:
         kept = run.reusable(kind, str(key), fingerprint)
@@ -387,11 +370,10 @@ def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: 
         step.advance(f"{result.key} ({result.seconds:.1f}s)" + (
             f": {result.error}" if result.error else ""), failed=result.status != "ok")
 
-    render = render_packs if kind == "packs" else render_scorecards
-    option = "supervisors" if kind == "packs" else "vendors"
     with progress_step(kind, len(todo), console=run.console) as step:
         if todo:
-            render(analysis, run.out, executor=executor, on_done=done, **{option: todo})
+            render_reports(kind, analysis, run.out, keys=todo, executor=executor,
+                           max_pending=2 * max(run.params.workers, 2), on_done=done)
     run.steps[kind] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
                        "kept": len(keys) - len(todo)}
 
