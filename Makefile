@@ -22,7 +22,7 @@ check-pango:
 	 || { echo "cxreports needs Pango for PDF rendering. Install it with:"; \
 	      echo "    sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0"; exit 1; }
 	@$(PYTHON) -c "import ctypes.util as u, sys; sys.exit(0 if u.find_library('harfbuzz-subset') else 1)" \
-	 || echo "note: PDFs render about twice as fast with HarfBuzz-Subset: sudo apt-get install libharfbuzz-subset0"
+	 || echo "note (optional, speed only): PDFs render about twice as fast with HarfBuzz-Subset: sudo apt-get install libharfbuzz-subset0"
 
 demo: $(STAMP)
 	$(BIN)/cxreports demo --out $(OUT)

@@ -25,6 +25,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..core.kpis import kpi as kpi_spec
+
 __all__ = [
     "VERDICT_COLORS",
     "chart_theme",
@@ -67,20 +69,29 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return figure.add_subplot()
 
 
+#: Salt for the ids in SVG output (clip paths, markers): fixed, so an id is a
+#: hash of what it names and the same chart gives the same bytes in any process.
+_SVG_HASHSALT = "cxreports"
+
+
 def figure_svg(ax_or_figure: Axes | Figure) -> str:
-    """The figure as an SVG document (text kept as text)."""
+    """The figure as an SVG document (text kept as text), the same bytes on every run.
+
+    No date in the metadata, and ids salted with a fixed value instead of a
+    random one (:rc:`svg.hashsalt`); both settings end with the theme context.
+    """
     figure = ax_or_figure.figure if isinstance(ax_or_figure, Axes) else ax_or_figure
     buffer = io.StringIO()
-    with chart_theme():
-        figure.savefig(buffer, format="svg")
+    with chart_theme(), mpl.rc_context({"svg.hashsalt": _SVG_HASHSALT}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
 
 def figure_png(ax_or_figure: Axes | Figure, *, dpi: int = 150) -> bytes:
-    """The figure as PNG bytes, for dense scatters."""
+    """The figure as PNG bytes, for dense scatters (no time or version stamped in)."""
     figure = ax_or_figure.figure if isinstance(ax_or_figure, Axes) else ax_or_figure
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -109,7 +120,7 @@ def plot_drivers(data: pd.DataFrame, *, label: str = "label", ax: Axes | None = 
         ax.axvline(0, color="#444444", lw=0.8)
         ax.set_yticks(y, frame["_name"])
         kpi = frame["kpi"].iloc[0] if "kpi" in frame and len(frame) else ""
-        unit = "probability" if kpi == "fcr" else "points"
+        unit = "probability" if kpi_spec(kpi).model == "logit" else "points"
         ax.set_xlabel(f"change in {kpi.upper()} when shown ({unit})")
         ax.set_title(title or f"What drives {kpi.upper()}")
         handles = [mpl.lines.Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import math
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from ..core.kpis import kpi as kpi_spec
 from ..core.resources import template_dir
 
 __all__ = [
@@ -60,28 +65,24 @@ def fmt_signed(value, digits: int = 2) -> str:
     return "–" if _missing(value) else f"{value:+.{digits}f}"
 
 
-_KPI_FORMATS = {"csat": ("num", 2), "nps": ("num", 0), "ces": ("num", 2),
-                "aht_seconds": ("int", 0), "fcr": ("percent", 0), "csat_top_box": ("percent", 0)}
-
-
 def fmt_kpi(value, kpi: str) -> str:
     """A KPI value on its own scale: CSAT 3.58, NPS -17, FCR 69%, AHT 505."""
-    kind, digits = _KPI_FORMATS.get(kpi, ("num", 2))
-    if kind == "percent":
-        return fmt_percent(value, digits)
-    if kind == "int":
+    spec = kpi_spec(kpi)
+    if spec.fmt == "percent":
+        return fmt_percent(value, spec.digits)
+    if spec.fmt == "int":
         return fmt_int(value)
-    return fmt_num(value, digits)
+    return fmt_num(value, spec.digits)
 
 
 def fmt_kpi_change(value, kpi: str) -> str:
     """A change in a KPI: percentage points for shares, signed otherwise."""
     if _missing(value):
         return "–"
-    kind, digits = _KPI_FORMATS.get(kpi, ("num", 2))
-    if kind == "percent":
-        return f"{value * 100:+.{digits}f} pts"
-    return f"{value:+,.{0 if kind == 'int' else digits}f}"
+    spec = kpi_spec(kpi)
+    if spec.fmt == "percent":
+        return f"{value * 100:+.{spec.digits}f} pts"
+    return f"{value:+,.{0 if spec.fmt == 'int' else spec.digits}f}"
 
 
 def svg_data_uri(svg: str) -> str:
@@ -90,7 +91,7 @@ def svg_data_uri(svg: str) -> str:
 
 
 def label_of(code) -> str:
-    """``"not_enough_data"`` -> ``"not enough data"``."""
+    """``"insufficient_data"`` -> ``"insufficient data"``."""
     return "" if code is None else str(code).replace("_", " ")
 
 
@@ -158,13 +159,62 @@ class SafeFetcher(URLFetcher):
         return super().fetch(url, headers)
 
 
+#: The time stamped into embedded font subsets (seconds since 1970; fontTools
+#: reads it from ``SOURCE_DATE_EPOCH``). Fixed, so a PDF depends on its HTML only.
+FONT_TIMESTAMP = 0
+
+_epoch_lock = threading.Lock()
+_epoch_users = 0
+_epoch_saved: str | None = None
+
+
+@contextmanager
+def _source_date_epoch(value: int) -> Iterator[None]:
+    """``SOURCE_DATE_EPOCH=value`` while any render in this process runs, then as before.
+
+    Counted, so renders on several threads of one process (a Dask worker with
+    ``--nthreads`` > 1) keep it set until the last one finishes.
+    """
+    global _epoch_users, _epoch_saved
+    with _epoch_lock:
+        if _epoch_users == 0:
+            _epoch_saved = os.environ.get("SOURCE_DATE_EPOCH")
+            os.environ["SOURCE_DATE_EPOCH"] = str(value)
+        _epoch_users += 1
+    try:
+        yield
+    finally:
+        with _epoch_lock:
+            _epoch_users -= 1
+            if _epoch_users == 0:
+                if _epoch_saved is None:
+                    os.environ.pop("SOURCE_DATE_EPOCH", None)
+                else:
+                    os.environ["SOURCE_DATE_EPOCH"] = _epoch_saved
+
+
 def render_pdf(html: str, *, base_dir: str | os.PathLike,
                roots: list[str | os.PathLike]) -> bytes:
     """PDF bytes of ``html``, tagged for accessibility (PDF/UA-1).
 
     Relative URLs resolve against ``base_dir`` (the template folder, for
     fonts and CSS); only files under ``roots`` can be read.
+
+    The bytes are a function of ``html`` (and the installed WeasyPrint,
+    Pango and fonts) only, so a re-run or another worker writes the same file:
+
+    - the file identifier (``/ID``) is derived from the HTML, not random;
+    - the document dates are only those the HTML states
+      (``<meta name="dcterms.created">``), never the clock;
+    - without HarfBuzz-Subset, WeasyPrint subsets fonts with fontTools, which
+      stamps the current time into each font's ``head`` table unless
+      ``SOURCE_DATE_EPOCH`` is set (``fontTools.misc.timeTools.timestampNow``):
+      it is set to :data:`FONT_TIMESTAMP` for the render, here in the worker,
+      whatever the environment of the parent process.
     """
+    identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
     document = HTML(string=html, base_url=str(Path(base_dir).resolve()) + os.sep,
                     url_fetcher=SafeFetcher(roots))
-    return document.write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True)
+    with _source_date_epoch(FONT_TIMESTAMP):
+        return document.write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True,
+                                  pdf_identifier=identifier)
