@@ -42,7 +42,8 @@ from .analyses.trends import compute_behaviour_trends
 from .core.errors import CxReportsError, UnusableInputError
 from .core.periods import Period, parse_period
 from .data.roster import assign_roster, roster_for_period, roster_on
-from .data.sample import builtin_source, make_sample_data, resolve_source, write_sample_data
+from .data.sample import builtin_source, make_sample_data, write_sample_data
+from .data.sources import SourceRef, resolve_source
 from .data.validation import TableReport, ValidatedData, validate_source
 
 try:
@@ -70,6 +71,7 @@ __all__ = [
     "compute_top_overlap",
     "builtin_source",
     "rank_agents",
+    "SourceRef",
     "resolve_source",
     "Period",
     "TableReport",

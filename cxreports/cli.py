@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from .core.errors import CxReportsError
+from .core.kpis import modelled_kpis
 from .data.validation import ValidatedData, validate_source
 
 app = typer.Typer(
@@ -130,18 +131,15 @@ def validate(
     raise typer.Exit(1 if data.rows_set_aside else 0)
 
 
-KPI_CHOICES = ("csat", "nps", "fcr", "ces", "aht_seconds")
-
-
 @app.command()
 def drivers(
     source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
     kpi: Annotated[
-        list[str], typer.Option("--kpi", help="KPI to model: csat, nps, fcr, ces or "
-                                "aht_seconds (repeat for several).")
+        list[str], typer.Option("--kpi", help=f"KPI to model: {', '.join(modelled_kpis())} "
+                                "(repeat for several).")
     ],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-    by: Annotated[
+    group_by: Annotated[
         str | None, typer.Option("--by", help="site or vendor; omit for everyone together.")
     ] = None,
     period: Annotated[
@@ -158,16 +156,17 @@ def drivers(
     from .analyses.analysis import Analysis
     from .core.files import atomic_path
 
-    bad = [k for k in kpi if k not in KPI_CHOICES]
+    bad = [k for k in kpi if k not in modelled_kpis()]
     if bad:
-        raise _fail(CxReportsError(f"--kpi {bad[0]!r} is not one of {', '.join(KPI_CHOICES)}"))
-    if by not in (None, "site", "vendor"):
-        raise _fail(CxReportsError(f"--by {by!r} is not one of site, vendor"))
+        raise _fail(CxReportsError(f"--kpi {bad[0]!r} is not one of "
+                                   f"{', '.join(modelled_kpis())}"))
+    if group_by not in (None, "site", "vendor"):
+        raise _fail(CxReportsError(f"--by {group_by!r} is not one of site, vendor"))
     try:
         analysis = Analysis.from_source(source, period=period)
     except CxReportsError as exc:
         raise _fail(exc) from None
-    table = analysis.drivers(kpis=kpi, by=by)
+    table = analysis.drivers(kpis=kpi, group_by=group_by)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     found = table[table["verdict"] == "driver"]
@@ -199,7 +198,7 @@ def notebooks(
     Example: cxreports notebooks params/monthly.yaml
     """
     from .analyses.analysis import Analysis
-    from .data.sample import resolve_source
+    from .data.sources import resolve_source
     from .run.executors import open_executor
     from .run.notebooks import plan_run_jobs, run_notebook_step
     from .run.params import load_params

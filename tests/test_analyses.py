@@ -18,12 +18,12 @@ def test_coaching_lift_recovered_within_interval(analysis, truth):
     overall = analysis.coaching_effectiveness().iloc[0]
     assert overall["verdict"] == "worked"
     assert overall["ci_low"] <= truth["coaching_lift"] <= overall["ci_high"]
-    per_behaviour = analysis.coaching_effectiveness(by="behavior_id")
+    per_behaviour = analysis.coaching_effectiveness(group_by="behavior_id")
     assert (per_behaviour["lift"] > 0).all()
 
 
 def test_coaching_effectiveness_per_supervisor_has_intervals(analysis):
-    per = analysis.coaching_effectiveness(by="supervisor_id")
+    per = analysis.coaching_effectiveness(group_by="supervisor_id")
     shown = per[per["verdict"] != "insufficient_data"]
     assert len(shown) >= 5
     assert (shown["ci_low"] <= shown["lift"]).all() and (shown["lift"] <= shown["ci_high"]).all()
@@ -156,7 +156,7 @@ def test_qa_form_audit_finds_ceiling_and_empty_behaviours(analysis, truth):
 
 
 def test_kpi_summary_matches_hand_computation(analysis):
-    summary = analysis.kpi_summary(by="vendor").set_index(["vendor", "kpi"])
+    summary = analysis.kpi_summary(group_by="vendor").set_index(["vendor", "kpi"])
     month = analysis.contacts[analysis.contacts["period"] == "2026-10"]
     inhouse = month[month["vendor"] == "in-house"]
     csat = inhouse["csat"].dropna()
@@ -200,7 +200,7 @@ def test_targets_rag_status():
     assert out.loc["csat", "status"] == "green"
     assert out.loc["nps", "status"] == "red"
     assert out.loc["aht_seconds", "status"] == "amber"  # 4% over a lower-is-better target
-    assert out.loc["ces", "status"] == "not_enough_data"
+    assert out.loc["ces", "status"] == "insufficient_data"
     vendor_x = compare_to_targets(summary, targets, vendor="X").set_index("kpi")
     assert vendor_x.loc["csat", "target"] == 4.5  # the vendor's own target wins
 

@@ -24,7 +24,7 @@ def planted(truth: dict, kpi: str, vendor: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("kpi", ["csat", "nps", "ces"])
 def test_planted_drivers_found_at_each_vendor(analysis, truth, kpi):
-    drivers = analysis.drivers(kpis=kpi, by="vendor")
+    drivers = analysis.drivers(kpis=kpi, group_by="vendor")
     for vendor, part in drivers.groupby("group"):
         effects = planted(truth, kpi, vendor)
         rows = part.set_index("behavior_id")
@@ -41,7 +41,7 @@ def test_planted_drivers_found_at_each_vendor(analysis, truth, kpi):
 
 
 def test_planted_drivers_found_at_each_site(analysis, truth):
-    drivers = analysis.drivers(kpis="csat", by="site")
+    drivers = analysis.drivers(kpis="csat", group_by="site")
     vendor_of = {s["site"]: s["vendor"] for s in truth["sites"]}
     for site, part in drivers.groupby("group"):
         rows = part.set_index("behavior_id")
@@ -51,10 +51,10 @@ def test_planted_drivers_found_at_each_site(analysis, truth):
 
 
 def test_vendor_specific_effect_is_not_a_driver_there_and_differs(analysis, truth):
-    drivers = analysis.drivers(kpis="csat", by="vendor").set_index(["group", "behavior_id"])
+    drivers = analysis.drivers(kpis="csat", group_by="vendor").set_index(["group", "behavior_id"])
     assert drivers.loc[("Harbor BPO", "confirm_resolution"), "verdict"] != "driver"
     assert drivers.loc[("in-house", "confirm_resolution"), "verdict"] == "driver"
-    het = analysis.heterogeneity(kpis="csat", by="vendor").set_index("behavior_id")
+    het = analysis.heterogeneity(kpis="csat", group_by="vendor").set_index("behavior_id")
     assert het.loc["confirm_resolution", "verdict"] == "differs"
     assert het.loc["confirm_resolution", "lowest_group"] == "Harbor BPO"
     assert (het.drop(index="confirm_resolution")["verdict"] == "differs").sum() <= 1
@@ -78,7 +78,7 @@ def test_zero_effect_behaviours_rarely_crowned_over_seeds(tmp_path):
         a = Analysis.from_source(src)
         truth = __import__("json").loads((src / "truth.json").read_text())
         for kpi in ("csat", "nps", "ces", "fcr"):
-            d = a.drivers(kpis=kpi, by="vendor")
+            d = a.drivers(kpis=kpi, group_by="vendor")
             nulls = d[d["behavior_id"].isin(truth["zero_effect"][kpi])
                       & (d["verdict"] != "insufficient_data")]
             false += int((nulls["verdict"] == "driver").sum())
@@ -161,7 +161,7 @@ def test_shapley_matches_brute_force_statsmodels():
 
 
 def test_relative_weights_are_shares_and_favour_drivers(analysis, truth):
-    drivers = analysis.drivers(kpis="csat", by="vendor")
+    drivers = analysis.drivers(kpis="csat", group_by="vendor")
     for _, part in drivers.groupby("group"):
         assert part["relative_weight"].sum() == pytest.approx(1.0, abs=1e-9)
         top = set(part.nlargest(3, "relative_weight")["behavior_id"])

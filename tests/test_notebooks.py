@@ -118,7 +118,7 @@ def test_failing_notebook_recorded_and_others_finish(executed):
 def test_numbers_shown_equal_the_library(executed, default_source):
     analysis = Analysis.from_source(default_source, period="2026-10")
     shown = _tables(Path(executed[("driver_analysis", "Harbor BPO")].ipynb))["drivers"]
-    expected = analysis.drivers(kpis=["csat", "fcr"], by="vendor")
+    expected = analysis.drivers(kpis=["csat", "fcr"], group_by="vendor")
     expected = expected[(expected["group"] == "Harbor BPO") & (expected["kpi"] == "csat")]
     pd.testing.assert_series_equal(shown["estimate"].reset_index(drop=True),
                                    expected["estimate"].reset_index(drop=True),
@@ -126,7 +126,7 @@ def test_numbers_shown_equal_the_library(executed, default_source):
     assert list(shown["verdict"]) == list(expected["verdict"])
 
     shown = _tables(Path(executed[("vendor_comparison", "Harbor BPO")].ipynb))["kpi_by_vendor"]
-    expected = analysis.kpi_summary(by="vendor")
+    expected = analysis.kpi_summary(group_by="vendor")
     pd.testing.assert_series_equal(shown["value"], expected["value"], check_names=False,
                                    rtol=1e-12)
 

@@ -91,7 +91,7 @@ def test_pack_numbers_equal_the_library(analysis, rendered):
 
 def test_scorecards_show_vendor_figures_and_no_agents(analysis, rendered):
     _, _, cards = rendered
-    summary = analysis.kpi_summary(by="vendor").set_index(["vendor", "kpi"])
+    summary = analysis.kpi_summary(group_by="vendor").set_index(["vendor", "kpi"])
     names = set(analysis.roster["agent_name"])
     for vendor, result in cards.items():
         text = pdf_text(result.path)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.periods import Period, parse_period
+from ..core.kpis import DEFAULT_KPIS, PRIMARY_KPI
+from ..core.periods import Period, ReportWindows, parse_period
 from ..data.roster import roster_for_period
 from ..data.snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
 from ..data.validation import ValidatedData, validate_source
@@ -55,9 +56,8 @@ from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .trends import compute_behaviour_trends
 
-__all__ = ["Analysis", "DRIVER_WINDOW_MONTHS"]
+__all__ = ["Analysis"]
 
-DRIVER_WINDOW_MONTHS = 4
 log = logging.getLogger("cxreports")
 #: Frames a snapshot stores: the joined data and the analyses most notebooks call.
 _SHARED_FRAMES = ("contacts", "evaluations", "evaluated", "scored_evaluations", "team",
@@ -84,7 +84,7 @@ class Analysis:
     Examples
     --------
     >>> analysis = Analysis.from_source("data/sample", period="2026-10")  # doctest: +SKIP
-    >>> analysis.drivers(kpis=["csat"], by="vendor").head()  # doctest: +SKIP
+    >>> analysis.drivers(kpis=["csat"], group_by="vendor").head()  # doctest: +SKIP
     """
 
     def __init__(self, data: ValidatedData | SnapshotData, *, period: str | Period | None = None,
@@ -123,13 +123,13 @@ class Analysis:
                 return cls(opened.data, period=parsed, rules=rules, snapshot=opened)
         return cls(validate_source(source), period=parsed, rules=rules)
 
-    def prepare(self, *, kpis: list[str] | tuple[str, ...] = ("csat", "nps", "fcr", "ces")
+    def prepare(self, *, kpis: list[str] | tuple[str, ...] = DEFAULT_KPIS
                 ) -> Analysis:
         """Build the frames the notebooks and reports share (before :meth:`save`)."""
         for name in _SHARED_FRAMES:
             getattr(self, name)
         for by in ("site", "vendor", None):
-            self.drivers(kpis=list(kpis), by=by)
+            self.drivers(kpis=list(kpis), group_by=by)
         return self
 
     def save(self, folder: str | os.PathLike, *, source: str | os.PathLike) -> None:
@@ -146,7 +146,7 @@ class Analysis:
 
     @contextmanager
     def shared_snapshot(self, folder: str | os.PathLike, *, source: str | os.PathLike,
-                        kpis: list[str] | tuple[str, ...] = ("csat", "nps", "fcr", "ces"),
+                        kpis: list[str] | tuple[str, ...] = DEFAULT_KPIS,
                         ) -> Iterator[Path]:
         """:meth:`prepare` and :meth:`save` to ``folder`` for a batch of notebooks; removed after.
 
@@ -167,17 +167,20 @@ class Analysis:
 
     # ------------------------------------------------------------------ windows
 
+    @cached_property
+    def windows(self) -> ReportWindows:
+        """The report month's windows (:class:`cxreports.core.periods.ReportWindows`)."""
+        return ReportWindows(self.report_period)
+
     @property
     def driver_window(self) -> list[str] | None:
-        """Months the driver models use (``None``: all data)."""
-        if self.period is None:
-            return None
-        start = self.period.shift(-(DRIVER_WINDOW_MONTHS - 1))
-        return [str(start.shift(k)) for k in range(DRIVER_WINDOW_MONTHS)]
+        """Months the driver models use (``None`` without a period: all data)."""
+        return self.windows.driver.labels if self.period else None
 
     @property
     def baseline(self) -> list[str] | None:
-        return [str(p) for p in self.period.baseline()] if self.period else None
+        """The baseline months before the period (``None`` without a period)."""
+        return self.windows.baseline.labels if self.period else None
 
     @cached_property
     def report_period(self) -> Period:
@@ -191,8 +194,8 @@ class Analysis:
 
     @property
     def recent_window(self) -> list[str]:
-        """The report month and the two before it: what agent behaviour scores cover."""
-        return [str(self.report_period.shift(k)) for k in (-2, -1, 0)]
+        """The months agent behaviour scores and coaching history cover."""
+        return self.windows.recent.labels
 
     # ------------------------------------------------------------------ tables
 
@@ -246,22 +249,23 @@ class Analysis:
 
     # ------------------------------------------------------------------ analyses
 
-    def drivers(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
-                by: str | None = None) -> pd.DataFrame:
+    def drivers(self, *, kpis: list[str] | str = DEFAULT_KPIS,
+                group_by: str | None = None) -> pd.DataFrame:
         """:func:`.compute_drivers` for each KPI over the driver window.
 
         Adds ``window_start`` and ``window_end`` (``YYYY-MM``) and the
         behaviour's ``label`` and ``kind`` from the QA form.
         """
         kpis = [kpis] if isinstance(kpis, str) else list(kpis)
-        return self._cached(("drivers", tuple(kpis), by), lambda: self._drivers(kpis, by))
+        return self._cached(("drivers", tuple(kpis), group_by),
+                            lambda: self._drivers(kpis, group_by))
 
-    def _drivers(self, kpis: list[str], by: str | None) -> pd.DataFrame:
+    def _drivers(self, kpis: list[str], group_by: str | None) -> pd.DataFrame:
         window = self.driver_window
         contacts = self._window(self.evaluated, window)
         months = self._window(self.agent_months, window)
         frames = [
-            compute_drivers(contacts, kpi=k, behaviors=self.behaviors, group_by=by,
+            compute_drivers(contacts, kpi=k, behaviors=self.behaviors, group_by=group_by,
                             agent_months=months, rules=self.rules)
             for k in kpis
         ]
@@ -272,29 +276,30 @@ class Analysis:
         labels = self.qa_form.set_index("behavior_id")[["label", "kind"]]
         return out.join(labels, on="behavior_id")
 
-    def heterogeneity(self, *, kpis: list[str] | str = ("csat", "nps", "fcr", "ces"),
-                      by: str = "vendor") -> pd.DataFrame:
-        """:func:`.compute_heterogeneity` across the groups of ``by``."""
-        return compute_heterogeneity(self.drivers(kpis=kpis, by=by), alpha=self.rules.alpha)
+    def heterogeneity(self, *, kpis: list[str] | str = DEFAULT_KPIS,
+                      group_by: str = "vendor") -> pd.DataFrame:
+        """:func:`.compute_heterogeneity` across the groups of ``group_by``."""
+        return compute_heterogeneity(self.drivers(kpis=kpis, group_by=group_by),
+                                     alpha=self.rules.alpha)
 
-    def kpi_summary(self, *, by: list[str] | str | None = None,
+    def kpi_summary(self, *, group_by: list[str] | str | None = None,
                     months: list[str] | None = None, min_responses: int = 30) -> pd.DataFrame:
         """:func:`.compute_kpi_summary` for the report month (or ``months``)."""
         window = months or [str(self.report_period)]
-        key = ("kpi_summary", str(by), tuple(window), min_responses)
+        key = ("kpi_summary", str(group_by), tuple(window), min_responses)
         return self._cached(key, lambda: compute_kpi_summary(
-            in_window(self.contacts, window), by=by, min_responses=min_responses))
+            in_window(self.contacts, window), group_by=group_by, min_responses=min_responses))
 
-    def rankings(self, *, kpi: str = "csat", by: str | None = None) -> pd.DataFrame:
+    def rankings(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None) -> pd.DataFrame:
         """:func:`.rank_agents` over the driver window."""
         window = self.driver_window
         return rank_agents(self._window(self.scored_evaluations, window),
-                           self._window(self.contacts, window), kpi=kpi, group_by=by)
+                           self._window(self.contacts, window), kpi=kpi, group_by=group_by)
 
-    def top_overlap(self, *, kpi: str = "csat", by: str | None = None,
+    def top_overlap(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None,
                     top_n: int = 20) -> pd.DataFrame:
         """:func:`.compute_top_overlap` over the driver window."""
-        return compute_top_overlap(self.rankings(kpi=kpi, by=by), kpi=kpi, top_n=top_n)
+        return compute_top_overlap(self.rankings(kpi=kpi, group_by=group_by), kpi=kpi, top_n=top_n)
 
     @_frame
     def trends(self) -> pd.DataFrame:
@@ -315,9 +320,9 @@ class Analysis:
         return compute_session_effects(self.data.table("coaching"), self.scored_evaluations,
                                        behaviors=self.behaviors)
 
-    def coaching_effectiveness(self, *, by: str | None = None) -> pd.DataFrame:
+    def coaching_effectiveness(self, *, group_by: str | None = None) -> pd.DataFrame:
         """:func:`.compute_coaching_effectiveness` (all sessions measured)."""
-        return compute_coaching_effectiveness(self.session_effects, by=by)
+        return compute_coaching_effectiveness(self.session_effects, group_by=group_by)
 
     @_frame
     def agent_behaviour_scores(self) -> pd.DataFrame:
@@ -328,11 +333,11 @@ class Analysis:
     @_frame
     def layered_drivers(self) -> pd.DataFrame:
         """Drivers for every KPI by site, by vendor and for everyone, in one frame."""
-        kpis = ["csat", "nps", "fcr", "ces"]
-        return pd.concat([self.drivers(kpis=kpis, by=level) for level in ("site", "vendor", None)],
-                         ignore_index=True)
+        kpis = list(DEFAULT_KPIS)
+        return pd.concat([self.drivers(kpis=kpis, group_by=level)
+                          for level in ("site", "vendor", None)], ignore_index=True)
 
-    def coaching_priorities(self, *, kpi: str = "csat") -> pd.DataFrame:
+    def coaching_priorities(self, *, kpi: str = PRIMARY_KPI) -> pd.DataFrame:
         """:func:`.compute_coaching_priorities` for the report month."""
         return self._cached(("priorities", kpi), lambda: compute_coaching_priorities(
             self.agent_behaviour_scores, self.layered_drivers, kpi=kpi))
@@ -354,17 +359,18 @@ class Analysis:
             drivers = drivers[drivers["group_by"] != "all"]
         return compute_qa_form_audit(evaluations, self.qa_form, drivers)
 
-    def adoption(self, *, by: list[str] | str | None = None,
+    def adoption(self, *, group_by: list[str] | str | None = None,
                  months: list[str] | None = None) -> pd.DataFrame:
         """:func:`.compute_behaviour_adoption` over the driver window
         (or ``months``), with the behaviour's ``label`` and ``kind``."""
         def build() -> pd.DataFrame:
             evaluations = self._window(self.scored_evaluations, months or self.driver_window)
-            out = compute_behaviour_adoption(evaluations, behaviors=self.behaviors, by=by)
+            out = compute_behaviour_adoption(evaluations, behaviors=self.behaviors,
+                                             group_by=group_by)
             return out.join(self.qa_form.set_index("behavior_id")[["label", "kind"]],
                             on="behavior_id")
 
-        return self._cached(("adoption", str(by), tuple(months or ())), build)
+        return self._cached(("adoption", str(group_by), tuple(months or ())), build)
 
     def group_members(self, group_by: str, group: str) -> pd.DataFrame:
         """The report month's team rows (one per agent) in a site or vendor."""

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from ..core.kpis import PRIMARY_KPI
 from ..core.periods import Period, parse_period
 from ..data.roster import roster_for_period
 from .drivers import drivers_for
@@ -190,7 +191,7 @@ def compute_session_effects(
 def compute_coaching_effectiveness(
     session_effects: pd.DataFrame,
     *,
-    by: str | None = None,
+    group_by: str | None = None,
     min_sessions: int = 5,
     min_agents: int = 3,
 ) -> pd.DataFrame:
@@ -210,8 +211,8 @@ def compute_coaching_effectiveness(
         ``n_agents`` and ``verdict`` (``worked``, ``no_evidence``,
         ``backfired`` or ``insufficient_data``).
     """
-    label = by or "all"
-    groups = (session_effects.groupby(by, sort=True) if by
+    label = group_by or "all"
+    groups = (session_effects.groupby(group_by, sort=True) if group_by
               else [("all", session_effects)])
     rows = []
     for group, part in groups:
@@ -291,7 +292,7 @@ def compute_coaching_priorities(
     scores: pd.DataFrame,
     drivers: pd.DataFrame,
     *,
-    kpi: str = "csat",
+    kpi: str = PRIMARY_KPI,
     n_opportunities: int = 2,
     n_strengths: int = 2,
     min_evaluations: int = 3,

@@ -60,22 +60,19 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats as st
 
+from ..core.kpis import kpi as kpi_spec
+from ..core.kpis import modelled_kpis
 from .stats import bh_qvalues, shapley_r2
 
 __all__ = [
     "DRIVER_COLUMNS",
     "DriverRules",
-    "KPI_DIRECTION",
     "compare_to_reference",
     "compute_drivers",
     "compute_heterogeneity",
     "drivers_for",
 ]
 
-#: Which way is better for each KPI (ces: 7 = least effort).
-KPI_DIRECTION = {"csat": "higher", "nps": "higher", "fcr": "higher", "ces": "higher",
-                 "aht_seconds": "lower"}
-LOGISTIC = {"fcr"}
 
 DRIVER_COLUMNS = [
     "group_by", "group", "kpi", "behavior_id", "estimate", "std_error", "ci_low", "ci_high",
@@ -153,8 +150,9 @@ def compute_drivers(
     >>> drivers = compute_drivers(contacts, kpi="csat", behaviors=behaviors,
     ...                           group_by="vendor")  # doctest: +SKIP
     """
-    if kpi not in KPI_DIRECTION:
-        raise ValueError(f"kpi {kpi!r} is not one of {', '.join(KPI_DIRECTION)}")
+    spec = kpi_spec(kpi)
+    if spec.model is None:
+        raise ValueError(f"kpi {kpi!r} is not modelled; use one of {', '.join(modelled_kpis())}")
     rules = rules or DriverRules()
     label = group_by or "all"
     if group_by is None:
@@ -187,7 +185,7 @@ def compute_drivers(
     ok = out["verdict"].isna()
     out.loc[ok, "verdict"] = np.where(out.loc[ok, "q_value"] <= rules.alpha, "driver",
                                       "no_evidence")
-    out["better"] = KPI_DIRECTION[kpi]
+    out["better"] = spec.better
     out["n_applicable"] = out["n_applicable"].fillna(0).astype(np.int64)
     return out[DRIVER_COLUMNS]
 
@@ -214,7 +212,7 @@ def _fit_group(
     n_obs, n_agents = len(rows), int(rows[agent].nunique())
     if n_obs >= rules.min_obs and n_agents >= rules.min_agents:
         return _fit(rows, kpi=kpi, behaviors=behaviors, rules=rules, agent=agent,
-                    logistic=kpi in LOGISTIC, weights=None, level="interaction")
+                    logistic=kpi_spec(kpi).model == "logit", weights=None, level="interaction")
     if months is not None:
         m = months[(months[f"n_{kpi}"] > 0) & (months["n_evaluations"] > 0)]
         m_agents = int(m[agent].nunique())

@@ -20,8 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ..core.kpis import KPIS
 from ..data.roster import assign_roster
-from ..data.sources import sql_identifier, sql_literal
+from ..data.sql import sql_identifier, sql_list, sql_literal
 
 __all__ = [
     "KPI_COLUMNS",
@@ -34,7 +35,8 @@ __all__ = [
     "in_window",
 ]
 
-KPI_COLUMNS = ["csat", "nps", "fcr", "ces", "aht_seconds"]
+#: The interactions columns KPIs are computed from (the catalogue's, in its order).
+KPI_COLUMNS = list(dict.fromkeys(k.column for k in KPIS))
 TEAM_COLUMNS = ["supervisor_id", "site", "vendor", "shore"]
 _RESERVED = {"interaction_id", "evaluation_id", "agent_id", "evaluated_at", "started_at",
              "period", "n_evaluations", *KPI_COLUMNS, *TEAM_COLUMNS, "channel"}
@@ -47,10 +49,6 @@ def behaviour_columns(qa_form: pd.DataFrame) -> list[str]:
     if clash:
         raise ValueError(f"behaviour ids {clash} clash with column names; rename them in qa_form")
     return behaviors
-
-
-def _sql_list(values: list[str]) -> str:
-    return ", ".join(sql_literal(v) for v in values)
 
 
 def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.DataFrame:
@@ -74,7 +72,7 @@ def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.Da
         out = con.execute(
             f"""SELECT evaluation_id, first(interaction_id) AS interaction_id,
                        first(agent_id) AS agent_id, min(evaluated_at) AS evaluated_at, {scores}
-                FROM qa WHERE behavior_id IN ({_sql_list(behaviors)})
+                FROM qa WHERE behavior_id IN ({sql_list(behaviors)})
                 GROUP BY evaluation_id ORDER BY evaluated_at, evaluation_id"""
         ).df()
     finally:

@@ -9,43 +9,40 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.kpis import KPI, KPIS
 from .stats import mean_interval, nps_interval, wilson_interval
 
 __all__ = [
-    "KPI_LABELS",
     "KPI_SUMMARY_COLUMNS",
     "compare_kpi_to_baseline",
     "compare_to_targets",
     "compute_kpi_summary",
 ]
 
-KPI_LABELS = {
-    "csat": "CSAT (1-5)",
-    "csat_top_box": "CSAT top-box (4-5)",
-    "nps": "NPS",
-    "fcr": "First contact resolution",
-    "ces": "Customer effort (7 = easiest)",
-    "aht_seconds": "Average handle time (s)",
-}
 KPI_SUMMARY_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "n", "enough_data"]
 
 
+def _share(hits: pd.Series) -> tuple[float, float, float, int]:
+    """Share of true values with its Wilson interval."""
+    n = len(hits)
+    lo, hi = wilson_interval(float(hits.sum()), n)
+    return (float(hits.mean()) if n else np.nan, float(lo), float(hi), n)
+
+
+def _summary_value(spec: KPI, frame: pd.DataFrame) -> tuple[float, float, float, int]:
+    """(value, ci_low, ci_high, n) of one KPI, as its catalogue entry's ``summary`` says."""
+    column = frame[spec.column]
+    if spec.summary == "mean":
+        return mean_interval(column)
+    if spec.summary == "nps":
+        return nps_interval(column)
+    if spec.summary == "top_box":
+        return _share(pd.to_numeric(column, errors="coerce").dropna() >= 4)
+    return _share(column.dropna().astype(float))
+
+
 def _summarise(frame: pd.DataFrame, min_responses: int) -> list[dict]:
-    rows = []
-    mean, low, high, n = mean_interval(frame["csat"])
-    rows.append(("csat", mean, low, high, n))
-    csat = pd.to_numeric(frame["csat"], errors="coerce").dropna()
-    top = float((csat >= 4).sum())
-    lo, hi = wilson_interval(top, len(csat))
-    rows.append(("csat_top_box", top / len(csat) if len(csat) else np.nan, float(lo), float(hi),
-                 len(csat)))
-    rows.append(("nps", *nps_interval(frame["nps"])))
-    fcr = frame["fcr"].dropna().astype(float)
-    lo, hi = wilson_interval(fcr.sum(), len(fcr))
-    rows.append(("fcr", float(fcr.mean()) if len(fcr) else np.nan, float(lo), float(hi),
-                 len(fcr)))
-    rows.append(("ces", *mean_interval(frame["ces"])))
-    rows.append(("aht_seconds", *mean_interval(frame["aht_seconds"])))
+    rows = [(spec.name, *_summary_value(spec, frame)) for spec in KPIS]
     return [
         {"kpi": k, "value": v, "ci_low": lo, "ci_high": hi, "n": int(n),
          "enough_data": bool(n >= min_responses)}
@@ -56,7 +53,7 @@ def _summarise(frame: pd.DataFrame, min_responses: int) -> list[dict]:
 def compute_kpi_summary(
     contacts: pd.DataFrame,
     *,
-    by: list[str] | str | None = None,
+    group_by: list[str] | str | None = None,
     min_responses: int = 30,
 ) -> pd.DataFrame:
     """CSAT, top-box, NPS, FCR, CES and AHT per group, each with a 95% interval.
@@ -69,7 +66,7 @@ def compute_kpi_summary(
     Returns
     -------
     pd.DataFrame
-        The ``by`` columns, then ``kpi``, ``value`` (CSAT 1-5, shares 0-1, NPS
+        The ``group_by`` columns, then ``kpi``, ``value`` (CSAT 1-5, shares 0-1, NPS
         -100..100, CES 1-7, AHT seconds), ``ci_low``, ``ci_high``, ``n``
         (responses or contacts) and ``enough_data``.
 
@@ -80,18 +77,18 @@ def compute_kpi_summary(
     >>> compute_kpi_summary(contacts, min_responses=2).set_index("kpi").loc["nps", "value"]
     0.0
     """
-    by = [by] if isinstance(by, str) else list(by or [])
-    if not by:
+    group_by = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    if not group_by:
         return pd.DataFrame(_summarise(contacts, min_responses), columns=KPI_SUMMARY_COLUMNS)
     frames = []
-    for key, part in contacts.groupby(by, dropna=True, sort=True):
+    for key, part in contacts.groupby(group_by, dropna=True, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         frame = pd.DataFrame(_summarise(part, min_responses))
-        for name, value in zip(by, key, strict=True):
+        for name, value in zip(group_by, key, strict=True):
             frame[name] = value
-        frames.append(frame[[*by, *KPI_SUMMARY_COLUMNS]])
+        frames.append(frame[[*group_by, *KPI_SUMMARY_COLUMNS]])
     if not frames:
-        return pd.DataFrame(columns=[*by, *KPI_SUMMARY_COLUMNS])
+        return pd.DataFrame(columns=[*group_by, *KPI_SUMMARY_COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -108,7 +105,7 @@ def compare_to_targets(
     The most specific target wins: ``site`` scope, then ``vendor``, then
     ``all``. Status: ``green`` when the value meets the target; ``amber``
     when it misses by no more than ``amber_margin`` of the target (or the
-    interval still reaches it); ``red`` otherwise; ``not_enough_data`` when
+    interval still reaches it); ``red`` otherwise; ``insufficient_data`` when
     the value is not shown; ``no_target`` without a target. NPS targets are
     in points, FCR as a share (0.72).
 
@@ -132,15 +129,15 @@ def compare_to_targets(
     t = t.assign(rank=rank).dropna(subset=["rank"]).sort_values("rank")
     chosen = t.drop_duplicates("kpi", keep="last").set_index("kpi")
     out["target"] = out["kpi"].map(chosen["target"])
-    out["direction"] = out["kpi"].map(chosen["direction"]).fillna("higher")
-    if "csat_top_box" in set(out["kpi"]):
-        out.loc[out["kpi"] == "csat_top_box", "direction"] = "higher"
+    # A target row may name its direction; otherwise the catalogue's better direction.
+    better = out["kpi"].map({k.name: k.better for k in KPIS})
+    out["direction"] = out["kpi"].map(chosen["direction"]).fillna(better)
     status = []
     for _, row in out.iterrows():
         if pd.isna(row["target"]):
             status.append("no_target")
         elif not row["enough_data"] or pd.isna(row["value"]):
-            status.append("not_enough_data")
+            status.append("insufficient_data")
         else:
             higher = row["direction"] != "lower"
             gap = (row["value"] - row["target"]) if higher else (row["target"] - row["value"])
@@ -162,7 +159,7 @@ def compare_kpi_to_baseline(
 ) -> pd.DataFrame:
     """This month's KPIs against the baseline months', with the change and its interval.
 
-    Both frames come from :func:`compute_kpi_summary` (same ``by``). The
+    Both frames come from :func:`compute_kpi_summary` (same ``group_by``). The
     change's interval combines the two intervals' standard errors (they are
     different contacts, so independent). ``trend`` is ``up`` or ``down``
     when the interval excludes zero, ``steady`` when it does not, and

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["RELATIONSHIP_KPIS", "compute_behaviour_adoption", "compute_qa_form_audit"]
+from ..core.kpis import DEFAULT_KPIS
 
-RELATIONSHIP_KPIS = ("csat", "nps", "fcr", "ces")
+__all__ = ["compute_behaviour_adoption", "compute_qa_form_audit"]
 
 
 def compute_qa_form_audit(
@@ -22,7 +22,7 @@ def compute_qa_form_audit(
     drivers: pd.DataFrame,
     *,
     ceiling: float = 0.95,
-    kpis: tuple[str, ...] = RELATIONSHIP_KPIS,
+    kpis: tuple[str, ...] = DEFAULT_KPIS,
 ) -> pd.DataFrame:
     """One row per behaviour on the form: adoption, ceiling, driver evidence, advice.
 
@@ -84,21 +84,21 @@ def compute_qa_form_audit(
 
 
 def compute_behaviour_adoption(
-    evaluations: pd.DataFrame, *, behaviors: list[str], by: list[str] | str | None = None
+    evaluations: pd.DataFrame, *, behaviors: list[str], group_by: list[str] | str | None = None
 ) -> pd.DataFrame:
     """Share of applicable evaluations in which each behaviour was shown, per group.
 
     Returns
     -------
     pd.DataFrame
-        The ``by`` columns, ``behavior_id``, ``adoption`` (mean score where
+        The ``group_by`` columns, ``behavior_id``, ``adoption`` (mean score where
         applicable, 0-1) and ``n`` (applicable evaluations).
     """
-    by = [by] if isinstance(by, str) else list(by or [])
-    long = evaluations.melt(id_vars=by or None, value_vars=behaviors, var_name="behavior_id",
+    group_by = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    long = evaluations.melt(id_vars=group_by or None, value_vars=behaviors, var_name="behavior_id",
                             value_name="score").dropna(subset=["score"])
-    out = long.groupby([*by, "behavior_id"], sort=True)["score"].agg(["mean", "count"])
+    out = long.groupby([*group_by, "behavior_id"], sort=True)["score"].agg(["mean", "count"])
     out = out.rename(columns={"mean": "adoption", "count": "n"}).reset_index()
     order = {b: i for i, b in enumerate(behaviors)}
-    return out.sort_values([*by, "behavior_id"], key=lambda s: s.map(order) if s.name ==
+    return out.sort_values([*group_by, "behavior_id"], key=lambda s: s.map(order) if s.name ==
                            "behavior_id" else s).reset_index(drop=True)

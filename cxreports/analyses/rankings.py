@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from ..core.kpis import kpi as kpi_spec
 from .stats import shrink_means
 
 __all__ = ["OVERLAP_COLUMNS", "compute_top_overlap", "rank_agents"]
@@ -77,7 +78,7 @@ def rank_agents(
         part["eligible"] = ((part["n_evaluations"] >= min_evaluations)
                             & (part["n_responses"] >= min_responses))
         el = part["eligible"]
-        lower_better = kpi == "aht_seconds"
+        lower_better = kpi_spec(kpi).better == "lower"
         part["qa_rank"] = part.loc[el, "qa_shrunk"].rank(ascending=False, method="first")
         part["kpi_rank"] = part.loc[el, "kpi_shrunk"].rank(ascending=lower_better,
                                                            method="first")

@@ -1,4 +1,4 @@
-"""The data contract: every table, column and rule of ``DESIGN.md`` as data.
+"""The data contract: every table, column and rule of ``docs/design.md`` as data.
 
 Validation (:mod:`cxreports.data.validation`) turns these declarations into DuckDB
 SQL, so a rule lives in exactly one place and the documentation table in
@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..core.kpis import modelled_kpis
+
 __all__ = [
     "BOOLEAN_FALSE",
     "BOOLEAN_TRUE",
     "CHANNELS",
     "Column",
-    "KPIS",
     "NOT_APPLICABLE",
     "SCORE_NO",
     "SCORE_YES",
@@ -35,8 +36,6 @@ SCORE_NO = ("no", "fail")
 NOT_APPLICABLE = ("n/a", "na")
 CHANNELS = ("voice", "chat", "email", "social", "sms")
 SHORES = ("onshore", "nearshore", "offshore")
-#: KPIs the kit models, with the scale each lives on.
-KPIS = ("csat", "nps", "fcr", "ces", "aht_seconds")
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "targets",
         (
-            _c("kpi", "enum", True, values=KPIS),
+            _c("kpi", "enum", True, values=modelled_kpis()),
             _c("target", "number", True),
             _c("scope", "enum", values=("all", "vendor", "site")),
             _c("scope_value", "text"),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .sources import redact_source
+from .sources import SourceRef, redact_source
 
 __all__ = ["SNAPSHOT_FOLDER", "SNAPSHOT_FORMAT", "Snapshot", "SnapshotData", "snapshot_key",
            "write_snapshot"]
@@ -48,10 +48,7 @@ def snapshot_key(source: str | os.PathLike, period: str | None, rules) -> dict:
     The source is kept as a digest, so a database URL's password never
     lands in the snapshot.
     """
-    text = os.fspath(source)
-    if "://" not in text:
-        text = str(Path(text).resolve())
-    return {"source": hashlib.sha256(text.encode()).hexdigest(),
+    return {"source": SourceRef.of(source).key,
             "period": None if period is None else str(period), "rules": asdict(rules)}
 
 

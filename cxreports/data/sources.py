@@ -21,9 +21,11 @@ import duckdb
 from ..core.errors import UnusableInputError
 from ..core.files import sha256_of
 from .contract import TABLES
+from .sample import builtin_source
+from .sql import sql_identifier, sql_literal
 
-__all__ = ["ROW_COLUMN", "RawTable", "connect", "load_source", "redact_source", "sql_identifier",
-           "sql_literal"]
+__all__ = ["ROW_COLUMN", "RawTable", "SourceRef", "connect", "load_source", "redact_source",
+           "resolve_source"]
 
 ROW_COLUMN = "__cx_row"
 _TABLE_NAMES = {t.name for t in TABLES}
@@ -284,21 +286,73 @@ def _describe(
     return RawTable(name, origin, relation, columns, int(rows), sha256)
 
 
-def sql_identifier(name: str) -> str:
-    """``name`` as a quoted SQL identifier (a column or table name)."""
-    return '"' + name.replace('"', '""') + '"'
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
-def sql_literal(text: str | Path) -> str:
-    """``text`` as a quoted SQL string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
+@dataclass(frozen=True)
+class SourceRef:
+    """A source as named by a user, resolved once.
+
+    ``given`` is what the user wrote; ``location`` is what loaders open: an
+    absolute path (notebook kernels run in another folder), a URL as given,
+    or the built-in sample's folder for an empty name. ``str()`` of a
+    reference is :attr:`redacted`, so printing one never shows a password.
+
+    Examples
+    --------
+    >>> ref = SourceRef.of("postgresql://me:s3cret@db/cx")
+    >>> ref.is_url, str(ref)
+    (True, 'postgresql://***@db/cx')
+    >>> SourceRef.of("data/sample").location == str(Path("data/sample").resolve())
+    True
+    """
+
+    given: str
+    location: str
+
+    @classmethod
+    def of(cls, source: str | os.PathLike | SourceRef | None) -> SourceRef:
+        """Resolve ``source``; ``None`` or ``""`` is the built-in sample."""
+        if isinstance(source, SourceRef):
+            return source
+        given = "" if source is None else os.fspath(source).strip()
+        if given == "":
+            return cls(given, str(builtin_source()))
+        if _URL.match(given):
+            return cls(given, given)
+        return cls(given, str(Path(given).resolve()))
+
+    @property
+    def is_url(self) -> bool:
+        return bool(_URL.match(self.location))
+
+    @property
+    def redacted(self) -> str:
+        """The source as it may be written down (messages, manifest, log)."""
+        shown = self.given or self.location
+        return re.sub(r"//[^@/]*@", "//***@", shown) if self.is_url else shown
+
+    @property
+    def key(self) -> str:
+        """A digest of :attr:`location`: names the source without showing it."""
+        return hashlib.sha256(self.location.encode()).hexdigest()
+
+    def __str__(self) -> str:
+        return self.redacted
+
+
+def resolve_source(source: str | os.PathLike | None) -> str:
+    """Where ``source`` is opened from (:attr:`SourceRef.location`); empty = the sample."""
+    return SourceRef.of(source).location
 
 
 def redact_source(source: str | os.PathLike) -> str:
-    """A source as it may be written down (messages, manifest, log): a URL's
-    credentials masked, a path as is."""
+    """``source`` as it may be written down: a URL's credentials masked, a path as is.
+
+    Unlike :meth:`SourceRef.of`, it resolves nothing (an empty name stays empty).
+    """
     text = os.fspath(source)
-    return re.sub(r"//[^@/]*@", "//***@", text) if "://" in text else text
+    return SourceRef(text, text).redacted
 
 
 def _first_line(exc: BaseException) -> str:

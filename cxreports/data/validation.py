@@ -35,7 +35,8 @@ from .contract import (
     Column,
     Table,
 )
-from .sources import ROW_COLUMN, RawTable, connect, load_source, sql_identifier, sql_literal
+from .sources import ROW_COLUMN, RawTable, connect, load_source
+from .sql import sql_identifier, sql_literal
 
 __all__ = ["TableReport", "ValidatedData", "validate_source"]
 
@@ -175,114 +176,117 @@ class _ColumnSql:
     problems: list[str]  # SQL expressions yielding a reason or NULL
 
 
+@dataclass(frozen=True)
+class _Raw:
+    """SQL for one raw column as it came: the column, its trimmed text, whether it has one."""
+
+    col: Column
+    raw_type: str | None  # DuckDB type of the raw column; None: the source lacks it
+    raw: str
+    text: str
+    present: str
+
+    @property
+    def label(self) -> str:
+        return sql_literal(self.col.name)
+
+    def reason(self, condition: str, message: str, *, quoted: bool = True) -> str:
+        """A CASE giving ``'<column> '<value>' <message>'`` where ``condition`` holds."""
+        shown = _quoted(_shown(self.text)) if quoted else _shown(self.text)
+        return (f"CASE WHEN {condition} THEN {self.label} || ' ' || {shown} || "
+                f"{sql_literal(' ' + message)} END")
+
+
+def _text_sql(r: _Raw) -> _ColumnSql:
+    return _ColumnSql(r.text, [])
+
+
+def _enum_sql(r: _Raw) -> _ColumnSql:
+    value = f"lower({r.text})"
+    problem = r.reason(f"{r.present} AND NOT {_in(value, r.col.values)}",
+                       f"is not one of {', '.join(r.col.values)}")
+    return _ColumnSql(f"CASE WHEN {_in(value, r.col.values)} THEN {value} END", [problem])
+
+
+def _bool_sql(r: _Raw) -> _ColumnSql:
+    if r.raw_type == "BOOLEAN":
+        return _ColumnSql(r.raw, [])
+    low = f"lower({r.text})"
+    value = (f"CASE WHEN {_in(low, BOOLEAN_TRUE)} THEN TRUE "
+             f"WHEN {_in(low, BOOLEAN_FALSE)} THEN FALSE END")
+    return _ColumnSql(value, [r.reason(f"{r.present} AND {value} IS NULL",
+                                       "is not true/false, yes/no, t/f or 1/0")])
+
+
+def _number_sql(r: _Raw) -> _ColumnSql:
+    """``number``, ``integer`` and ``score`` (0-1, or yes/no/pass/fail; N/A is empty)."""
+    col, problems = r.col, []
+    if r.raw_type is not None and r.raw_type.split("(")[0] in _OK_TYPES_NUMBER:
+        value = f"CAST({r.raw} AS DOUBLE)"
+    elif col.kind == "score":
+        low = f"lower({r.text})"
+        parsed = f"TRY_CAST({r.text} AS DOUBLE)"
+        value = (f"CASE WHEN {_in(low, SCORE_YES)} THEN 1.0 WHEN {_in(low, SCORE_NO)} THEN 0.0 "
+                 f"WHEN {_in(low, NOT_APPLICABLE)} THEN NULL ELSE {parsed} END")
+        problems.append(r.reason(
+            f"{r.present} AND NOT {_in(low, SCORE_YES + SCORE_NO + NOT_APPLICABLE)} "
+            f"AND {parsed} IS NULL", "is not a number, yes/no, pass/fail or N/A"))
+    else:
+        value = f"TRY_CAST({r.text} AS DOUBLE)"
+        problems.append(r.reason(f"{r.present} AND {value} IS NULL", "is not a number"))
+    problems.append(r.reason(f"{value} IS NOT NULL AND NOT isfinite({value})",
+                             "is not a finite number"))
+    checks = [f"{value} < {col.low}"] if col.low is not None else []
+    if col.high is not None:
+        checks.append(f"{value} > {col.high}")
+    if checks:
+        problems.append(r.reason(" OR ".join(checks), f"is {_range_text(col)}", quoted=False))
+    if col.kind == "integer":
+        problems.append(r.reason(f"isfinite({value}) AND {value} <> round({value})",
+                                 "is not a whole number", quoted=False))
+        value = f"CAST(CASE WHEN isfinite({value}) THEN {value} END AS DOUBLE)"
+    return _ColumnSql(value, problems)
+
+
+def _temporal_sql(r: _Raw) -> _ColumnSql:
+    """``date``, ``timestamp`` and ``week`` (a date or ``2026-W40``, as its Monday)."""
+    kind = r.col.kind
+    if r.raw_type not in (None, "VARCHAR") and r.raw_type.startswith(("TIMESTAMP", "DATE")):
+        parsed = f"CAST({r.raw} AS TIMESTAMP)"
+    else:
+        parsed = f"CAST(TRY_CAST({r.text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        if kind == "week":
+            parsed = f"coalesce({parsed}, TRY_STRPTIME({r.text} || '-1', '%G-W%V-%u'))"
+    value = {"timestamp": parsed, "date": f"CAST({parsed} AS DATE)",
+             "week": f"CAST(date_trunc('week', {parsed}) AS DATE)"}[kind]
+    return _ColumnSql(value, [r.reason(f"{r.present} AND {parsed} IS NULL",
+                                       "is not an ISO 8601 date")])
+
+
+#: How each contract column kind becomes a typed value and its problems.
+_KIND_SQL = {
+    "id": _text_sql, "text": _text_sql, "enum": _enum_sql, "bool": _bool_sql,
+    "number": _number_sql, "integer": _number_sql, "score": _number_sql,
+    "date": _temporal_sql, "timestamp": _temporal_sql, "week": _temporal_sql,
+}
+
+
 def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
-    """Typed value and problem expressions for one column.
+    """Typed value and problem expressions for one column, by its kind (:data:`_KIND_SQL`).
 
     ``raw_type`` is the DuckDB type of the raw column (``None`` if the source
     lacks the column, which then reads as empty). Typed sources such as
     Parquet skip the text parsing their type makes unnecessary.
     """
-    name = col.name
     if raw_type is None:
-        raw, text, present = "NULL", "NULL", "FALSE"
+        raw = _Raw(col, None, "NULL", "NULL", "FALSE")
     else:
-        raw = sql_identifier(name)
-        text = f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
-        present = f"({text} IS NOT NULL)"
-    is_text = raw_type in (None, "VARCHAR")
-    problems: list[str] = []
-    label = sql_literal(name)
-
-    if col.kind in ("id", "text"):
-        value = text
-    elif col.kind == "enum":
-        value = f"lower({text})"
-        problems.append(
-            f"CASE WHEN {present} AND NOT {_in(value, col.values)} THEN "
-            f"{label} || ' ' || {_quoted(_shown(text))} || ' is not one of "
-            f"{', '.join(col.values)}' END"
-        )
-        value = f"CASE WHEN {_in(value, col.values)} THEN {value} END"
-    elif col.kind == "bool":
-        if raw_type == "BOOLEAN":
-            value = raw
-        else:
-            low = f"lower({text})"
-            value = (
-                f"CASE WHEN {_in(low, BOOLEAN_TRUE)} THEN TRUE "
-                f"WHEN {_in(low, BOOLEAN_FALSE)} THEN FALSE END"
-            )
-            problems.append(
-                f"CASE WHEN {present} AND {value} IS NULL THEN {label} || ' ' || "
-                f"{_quoted(_shown(text))} || ' is not true/false, yes/no, t/f or 1/0' END"
-            )
-    elif col.kind in ("number", "integer", "score"):
-        if raw_type is not None and raw_type.split("(")[0] in _OK_TYPES_NUMBER:
-            parsed = f"CAST({raw} AS DOUBLE)"
-            value = parsed
-        elif col.kind == "score":
-            low = f"lower({text})"
-            parsed = f"TRY_CAST({text} AS DOUBLE)"
-            value = (
-                f"CASE WHEN {_in(low, SCORE_YES)} THEN 1.0 WHEN {_in(low, SCORE_NO)} THEN 0.0 "
-                f"WHEN {_in(low, NOT_APPLICABLE)} THEN NULL ELSE {parsed} END"
-            )
-            problems.append(
-                f"CASE WHEN {present} AND NOT {_in(low, SCORE_YES + SCORE_NO + NOT_APPLICABLE)} "
-                f"AND {parsed} IS NULL THEN {label} || ' ' || {_quoted(_shown(text))} || "
-                f"' is not a number, yes/no, pass/fail or N/A' END"
-            )
-        else:
-            parsed = f"TRY_CAST({text} AS DOUBLE)"
-            value = parsed
-            problems.append(
-                f"CASE WHEN {present} AND {parsed} IS NULL THEN {label} || ' ' || "
-                f"{_quoted(_shown(text))} || ' is not a number' END"
-            )
-        problems.append(
-            f"CASE WHEN {value} IS NOT NULL AND NOT isfinite({value}) THEN "
-            f"{label} || ' ' || {_quoted(_shown(text))} || ' is not a finite number' END"
-        )
-        checks = []
-        if col.low is not None:
-            checks.append(f"{value} < {col.low}")
-        if col.high is not None:
-            checks.append(f"{value} > {col.high}")
-        if checks:
-            bound = _range_text(col)
-            problems.append(
-                f"CASE WHEN {' OR '.join(checks)} THEN {label} || ' ' || "
-                f"{_shown(text)} || ' is {bound}' END"
-            )
-        if col.kind == "integer":
-            problems.append(
-                f"CASE WHEN isfinite({value}) AND {value} <> round({value}) THEN "
-                f"{label} || ' ' || {_shown(text)} || ' is not a whole number' END"
-            )
-            value = f"CAST(CASE WHEN isfinite({value}) THEN {value} END AS DOUBLE)"
-    elif col.kind in ("date", "timestamp", "week"):
-        if not is_text and raw_type.startswith(("TIMESTAMP", "DATE")):
-            parsed = f"CAST({raw} AS TIMESTAMP)"
-        else:
-            parsed = f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
-            if col.kind == "week":
-                parsed = f"coalesce({parsed}, TRY_STRPTIME({text} || '-1', '%G-W%V-%u'))"
-        if col.kind == "timestamp":
-            value = parsed
-        elif col.kind == "date":
-            value = f"CAST({parsed} AS DATE)"
-        else:
-            value = f"CAST(date_trunc('week', {parsed}) AS DATE)"
-        problems.append(
-            f"CASE WHEN {present} AND {parsed} IS NULL THEN {label} || ' ' || "
-            f"{_quoted(_shown(text))} || ' is not an ISO 8601 date' END"
-        )
-    else:  # pragma: no cover - the contract only uses the kinds above
-        raise ValueError(f"unknown column kind {col.kind}")
-
+        text = f"NULLIF(trim(CAST({sql_identifier(col.name)} AS VARCHAR)), '')"
+        raw = _Raw(col, raw_type, sql_identifier(col.name), text, f"({text} IS NOT NULL)")
+    out = _KIND_SQL[col.kind](raw)
     if col.required:
-        problems.insert(0, f"CASE WHEN NOT {present} THEN {label} || ' is empty' END")
-    return _ColumnSql(value, problems)
+        out.problems.insert(0, f"CASE WHEN NOT {raw.present} THEN {raw.label} || ' is empty' END")
+    return out
 
 
 def _range_text(col: Column) -> str:

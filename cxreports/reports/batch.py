@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..analyses.analysis import Analysis
@@ -45,9 +45,6 @@ class ReportResult:
     seconds: float = 0.0
     render_seconds: float = 0.0
     error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def write_pdf(html: str, target: str, base_dir: str, roots: list[str]) -> tuple[str, float]:

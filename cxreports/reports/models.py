@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -23,20 +22,37 @@ from ..analyses.analysis import Analysis
 from ..analyses.coaching import compute_coaching_effectiveness
 from ..analyses.drivers import compare_to_reference, drivers_for
 from ..analyses.kpi_summary import (
-    KPI_LABELS,
     compare_kpi_to_baseline,
     compare_to_targets,
     compute_kpi_summary,
 )
 from ..analyses.qa_form_audit import compute_behaviour_adoption
+from ..core.kpis import DEFAULT_KPIS, PRIMARY_KPI, kpi_names
+from ..core.kpis import kpi as kpi_spec
+from ..core.periods import generated_on
 from .charts import figure_svg, plot_behaviour_adoption, plot_drivers, plot_trend_lines
 
 __all__ = ["CoachingPack", "VendorScorecard", "build_coaching_pack", "build_vendor_scorecard",
            "driver_sentence"]
 
-HEADLINE_KPIS = ["csat", "csat_top_box", "nps", "fcr", "ces", "aht_seconds"]
-_KPI_UNITS = {"csat": "CSAT points", "nps": "NPS points (0-10 scale)",
-              "ces": "effort points (7 = easiest)", "aht_seconds": "seconds of handle time"}
+#: The KPIs an agent's card shows (a layout choice: three fit on a card).
+_AGENT_CARD_KPIS = ("csat", "nps", "fcr")
+#: KPIs a site's row of a scorecard shows, and the monthly trend chart draws.
+_SITE_KPIS = ("csat", "nps", "fcr")
+_TREND_KPIS = ("csat", "ces")
+
+
+def _label(name: str) -> str:
+    return kpi_spec(name).label
+
+
+def _catalogue_order(frame: pd.DataFrame) -> pd.DataFrame:
+    order = {k: i for i, k in enumerate(kpi_names())}
+    return frame.sort_values("kpi", key=lambda s: s.map(order))
+
+
+def _is_headline(kpis: pd.Series) -> pd.Series:
+    return kpis.map(lambda name: kpi_spec(name).headline)
 
 
 def _clean(value):
@@ -57,14 +73,15 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def driver_sentence(label: str, kpi: str, estimate: float, low: float, high: float) -> str:
     """Plain words for a driver estimate, e.g. "Confirms the issue is resolved adds about
     0.4 CSAT points here (between 0.3 and 0.5)."""
-    if kpi == "fcr":
+    spec = kpi_spec(kpi)
+    if spec.is_share:
         verb = "raises" if estimate >= 0 else "lowers"
         return (f"{label} {verb} the chance of first contact resolution by about "
                 f"{abs(estimate) * 100:.0f} percentage points here (between "
                 f"{low * 100:.0f} and {high * 100:.0f}).")
     verb = "adds" if estimate >= 0 else "takes away"
-    digits = 0 if kpi == "aht_seconds" else 1 if abs(estimate) >= 0.95 else 2
-    return (f"{label} {verb} about {abs(estimate):.{digits}f} {_KPI_UNITS.get(kpi, kpi)} "
+    digits = 0 if spec.fmt == "int" else 1 if abs(estimate) >= 0.95 else 2
+    return (f"{label} {verb} about {abs(estimate):.{digits}f} {spec.unit} "
             f"here (between {low:.{digits}f} and {high:.{digits}f}).")
 
 
@@ -107,15 +124,14 @@ def _team_kpis(analysis: Analysis, members: list[str], site: str, vendor: str) -
     now = compute_kpi_summary(contacts[contacts["period"].isin(month)])
     before = compute_kpi_summary(contacts[contacts["period"].isin(analysis.baseline)])
     table = compare_kpi_to_baseline(now, before)
-    site_now = analysis.kpi_summary(by="site")
+    site_now = analysis.kpi_summary(group_by="site")
     site_now = site_now[site_now["site"] == site].set_index("kpi")
     table = compare_to_targets(table, analysis.data.table("targets"), site=site, vendor=vendor)
     table["site_value"] = table["kpi"].map(site_now["value"])
     table["site_enough"] = table["kpi"].map(site_now["enough_data"]).fillna(False)
-    table["label"] = table["kpi"].map(KPI_LABELS)
-    table["headline"] = table["kpi"] != "aht_seconds"
-    order = {k: i for i, k in enumerate(HEADLINE_KPIS)}
-    return _records(table.sort_values("kpi", key=lambda s: s.map(order)))
+    table["label"] = table["kpi"].map(_label)
+    table["headline"] = _is_headline(table["kpi"])
+    return _records(_catalogue_order(table))
 
 
 def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
@@ -138,17 +154,17 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
     proven = drivers[drivers["verdict"] == "driver"].sort_values("estimate", ascending=False)
     # The headline: CSAT in sentences (at most four); other outcomes in one line each.
     driver_rows, other_drivers = [], []
-    for kpi in ("nps", "fcr", "ces"):
+    for kpi in DEFAULT_KPIS:
         labels = proven.loc[proven["kpi"] == kpi, "label"].tolist()
-        if labels:
-            other_drivers.append({"kpi_label": KPI_LABELS[kpi], "behaviours": labels})
-    for row in proven[proven["kpi"] == "csat"].head(4).itertuples():
-        driver_rows.append({"kpi": row.kpi, "kpi_label": KPI_LABELS[row.kpi], "label": row.label,
+        if labels and kpi != PRIMARY_KPI:
+            other_drivers.append({"kpi_label": _label(kpi), "behaviours": labels})
+    for row in proven[proven["kpi"] == PRIMARY_KPI].head(4).itertuples():
+        driver_rows.append({"kpi": row.kpi, "kpi_label": _label(row.kpi), "label": row.label,
                             "estimate": row.estimate, "ci_low": row.ci_low,
                             "ci_high": row.ci_high, "level": f"{row.group_by} {row.group}",
                             "sentence": driver_sentence(row.label, row.kpi, row.estimate,
                                                         row.ci_low, row.ci_high)})
-    csat = drivers[drivers["kpi"] == "csat"]
+    csat = drivers[drivers["kpi"] == PRIMARY_KPI]
     chart = None
     if len(csat) and (csat["verdict"] != "insufficient_data").any():
         chart = _drivers_chart(f"What drives CSAT here ({source.split(';')[0]})",
@@ -185,7 +201,7 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
         period=str(analysis.report_period),
         baseline=f"{analysis.baseline[0]} to {analysis.baseline[-1]}" if analysis.baseline
         else "", model_window=f"{window[0]} to {window[-1]}" if window else "all data",
-        generated_on=date.today().isoformat(), team_size=len(members),
+        generated_on=generated_on().isoformat(), team_size=len(members),
         team_kpis=_team_kpis(analysis, members, site, vendor),
         drivers=driver_rows, drivers_source=source, other_drivers=other_drivers,
         drivers_chart_svg=chart,
@@ -216,12 +232,12 @@ def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.Dat
 def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     names: pd.Series) -> list[dict]:
     labels = analysis.qa_form.set_index("behavior_id")["label"]
-    priorities = analysis.coaching_priorities(kpi="csat")
+    priorities = analysis.coaching_priorities(kpi=PRIMARY_KPI)
     priorities = priorities[priorities["agent_id"].isin(members)]
     trends = analysis.trends[analysis.trends["agent_id"].isin(members)]
     month = analysis.contacts[(analysis.contacts["period"] == str(analysis.report_period))
                               & analysis.contacts["agent_id"].isin(members)]
-    kpis = compute_kpi_summary(month, by="agent_id", min_responses=10)
+    kpis = compute_kpi_summary(month, group_by="agent_id", min_responses=10)
     coaching = analysis.data.table("coaching")
     start = pd.Timestamp(analysis.report_period.shift(-2).start)
     end = pd.Timestamp(analysis.report_period.end)
@@ -261,10 +277,10 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     for r in coaching[coaching["agent_id"] == agent_id]
                     .sort_values("held_on").itertuples()]
         k = kpis[kpis["agent_id"] == agent_id].set_index("kpi")
-        kpi_cells = [{"label": KPI_LABELS[name], "kpi": name,
+        kpi_cells = [{"label": _label(name), "kpi": name,
                       **{c: _clean(k.at[name, c]) for c in ("value", "ci_low", "ci_high", "n",
                                                             "enough_data")}}
-                     for name in ("csat", "nps", "fcr") if name in k.index]
+                     for name in _AGENT_CARD_KPIS if name in k.index]
         sections.append({
             "agent_id": agent_id, "name": str(names.get(agent_id, agent_id)),
             "enough_data": not (mine["kind"] == "insufficient_data").any() and len(mine) > 0,
@@ -310,15 +326,15 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
     if team.empty:
         raise ValueError(f"vendor {vendor!r} has no agents in {analysis.report_period}")
     targets = analysis.data.table("targets")
-    by_vendor = analysis.kpi_summary(by="vendor")
-    before = analysis.kpi_summary(by="vendor", months=analysis.baseline)
+    by_vendor = analysis.kpi_summary(group_by="vendor")
+    before = analysis.kpi_summary(group_by="vendor", months=analysis.baseline)
     outcomes = compare_kpi_to_baseline(by_vendor, before, on=["vendor"])
     outcomes = outcomes[outcomes["vendor"] == vendor].drop(columns="vendor")
     outcomes = compare_to_targets(outcomes, targets, vendor=vendor)
-    outcomes["label"] = outcomes["kpi"].map(KPI_LABELS)
-    outcomes["headline"] = outcomes["kpi"] != "aht_seconds"
+    outcomes["label"] = outcomes["kpi"].map(_label)
+    outcomes["headline"] = _is_headline(outcomes["kpi"])
 
-    adoption = analysis.adoption(by="vendor")
+    adoption = analysis.adoption(group_by="vendor")
     mine = adoption[adoption["vendor"] == vendor].set_index("behavior_id")
     ref = adoption[adoption["vendor"] == reference].set_index("behavior_id")
     adoption_rows = [{"label": r.label, "kind": r.kind, "adoption": r.adoption, "n": r.n,
@@ -330,12 +346,12 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
     transfer = compare_to_reference(vendor_drivers, reference=reference)
     transfer = transfer[transfer["group"] == vendor].join(
         analysis.qa_form.set_index("behavior_id")[["label"]], on="behavior_id")
-    transfer["kpi_label"] = transfer["kpi"].map(KPI_LABELS)
+    transfer["kpi_label"] = transfer["kpi"].map(_label)
 
-    shores = analysis.kpi_summary(by="shore")
-    shores = shores[shores["kpi"].isin(["csat", "nps", "fcr", "ces"])]
-    sites = analysis.kpi_summary(by="site")
-    sites = sites[sites["site"].isin(set(team["site"])) & sites["kpi"].isin(["csat", "nps", "fcr"])]
+    shores = analysis.kpi_summary(group_by="shore")
+    shores = shores[shores["kpi"].isin(DEFAULT_KPIS)]
+    sites = analysis.kpi_summary(group_by="site")
+    sites = sites[sites["site"].isin(set(team["site"])) & sites["kpi"].isin(_SITE_KPIS)]
 
     coverage = analysis.coaching_coverage
     coverage = coverage[coverage["supervisor_id"].isin(set(team["supervisor_id"]))]
@@ -353,20 +369,20 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
         "meeting_goal": int(coverage["meets_goal"].fillna(False).sum()) if len(coverage) else 0,
         "lift": _records(pooled)[0] if len(pooled) else None,
     }
-    cross = by_vendor[by_vendor["kpi"].isin(["csat", "nps", "fcr", "ces"])]
+    cross = by_vendor[by_vendor["kpi"].isin(DEFAULT_KPIS)]
     cross = cross.pivot(index="vendor", columns="kpi", values="value").reset_index()
     enough = by_vendor.pivot(index="vendor", columns="kpi", values="enough_data")
     cross_rows = []
     for row in cross.itertuples(index=False):
         item = {"vendor": row.vendor, "is_self": row.vendor == vendor}
-        for k in ("csat", "nps", "fcr", "ces"):
+        for k in DEFAULT_KPIS:
             item[k] = _clean(getattr(row, k, None)) if enough.at[row.vendor, k] else None
         cross_rows.append(item)
 
     months = [*analysis.baseline, str(analysis.report_period)]
-    monthly = pd.concat([analysis.kpi_summary(by="vendor", months=[m]).assign(period=m)
+    monthly = pd.concat([analysis.kpi_summary(group_by="vendor", months=[m]).assign(period=m)
                          for m in months])
-    monthly = monthly[(monthly["vendor"] == vendor) & monthly["kpi"].isin(["csat", "ces"])
+    monthly = monthly[(monthly["vendor"] == vendor) & monthly["kpi"].isin(_TREND_KPIS)
                       & monthly["enough_data"]]
     trend_svg = figure_svg(plot_trend_lines(monthly, y="value", hue="kpi",
                                             title="CSAT and effort by month")) \
@@ -382,16 +398,15 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
     if not analysis.data.has_table("targets"):
         notes.append("No targets table was supplied: outcomes have no red/amber/green status.")
     window = analysis.driver_window or []
-    order = {k: i for i, k in enumerate(HEADLINE_KPIS)}
     return VendorScorecard(
         vendor=str(vendor), period=str(analysis.report_period),
         baseline=f"{analysis.baseline[0]} to {analysis.baseline[-1]}" if analysis.baseline
         else "", model_window=f"{window[0]} to {window[-1]}" if window else "all data",
-        generated_on=date.today().isoformat(),
+        generated_on=generated_on().isoformat(),
         shores=sorted(team["shore"].dropna().unique()), sites=sorted(team["site"].unique()),
         n_agents=int(team["agent_id"].nunique()),
         n_supervisors=int(team["supervisor_id"].nunique()),
-        outcomes=_records(outcomes.sort_values("kpi", key=lambda s: s.map(order))),
+        outcomes=_records(_catalogue_order(outcomes)),
         adoption=adoption_rows, transfer=_records(transfer), reference=reference,
         shore_comparison=_records(shores), site_outcomes=_records(sites), coaching=coaching,
         cross_vendor=cross_rows, trend_chart_svg=trend_svg, adoption_chart_svg=adoption_svg,

@@ -34,8 +34,7 @@ from rich.console import Console
 from ..analyses.analysis import Analysis
 from ..core.errors import UnusableInputError
 from ..core.files import atomic_path, atomic_write_text, sha256_of
-from ..data.sample import resolve_source
-from ..data.sources import redact_source
+from ..data.sources import redact_source, resolve_source
 from ..data.validation import validate_source
 from ..reports.batch import REPORT_KINDS, ReportResult, render_reports
 from ..reports.rendering import template_dir
@@ -206,9 +205,11 @@ class _Run:
             "exit_code": exit_code,
             "started_at": self.started,
             "finished_at": None if exit_code is None else _now(),
-            "period": self.params.period,
+            "period": str(self.params.period),
             "baseline": analysis.baseline if analysis else None,
             "model_window": analysis.driver_window if analysis else None,
+            "windows": {name: window.labels for name, window in
+                        analysis.windows.named().items()} if analysis else None,
             "parameters": {**self.params.model_dump(),
                            "source": redact_source(self.params.source)},
             "parameters_file": str(self.params_file) if self.params_file else None,

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, as_completed
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -27,8 +27,8 @@ from ..analyses.analysis import Analysis
 from ..core.errors import UnusableInputError
 from ..core.files import atomic_path, safe_filename
 from ..core.resources import notebook_dir as kit_notebook_dir
-from ..data.sample import resolve_source
 from ..data.snapshots import SNAPSHOT_FOLDER
+from ..data.sources import resolve_source
 from .executors import open_executor
 from .params import RunParams
 from .progress import progress_step
@@ -150,9 +150,6 @@ class NotebookResult:
     attempts: int = 1
     parameters: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def _failed_cell(path: Path) -> tuple[int | None, str | None]:
     """Index and error of the first cell that raised, read from an executed notebook."""
@@ -240,13 +237,6 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     return result
 
 
-def absolute_source(source: str) -> str:
-    """A source as notebooks need it: paths made absolute (kernels run in notebooks/)."""
-    if source == "" or "://" in source:
-        return source
-    return str(Path(source).resolve())
-
-
 def plan_notebook_jobs(
     *,
     notebooks: list[str],
@@ -272,7 +262,7 @@ def plan_notebook_jobs(
         declared = notebook_parameters(notebook_path(name, folder))
         for group_by, values in groups.items():
             for group in values:
-                parameters = {"source": absolute_source(source), "period": period,
+                parameters = {"source": resolve_source(source), "period": period,
                               "group_by": group_by, "group": group, "kpi": kpis[0]}
                 if "kpis" in declared:
                     parameters["kpis"] = list(kpis)
@@ -325,7 +315,7 @@ def plan_run_jobs(params: RunParams, analysis: Analysis) -> list[NotebookJob]:
     groups = {g: sorted(analysis.team[g].dropna().unique()) for g in params.group_by}
     out = Path(params.out)
     return plan_notebook_jobs(notebooks=names, groups=groups, source=params.source,
-                              period=params.period, kpis=list(params.kpis),
+                              period=str(params.period), kpis=list(params.kpis),
                               out_dir=out / "notebooks", snapshot=out / SNAPSHOT_FOLDER)
 
 

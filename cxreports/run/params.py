@@ -14,14 +14,21 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from ..core.errors import UnusableInputError
-from ..core.periods import parse_period
+from ..core.kpis import DEFAULT_KPIS, modelled_kpis
+from ..core.periods import Period, parse_period
 
 __all__ = ["RunParams", "load_params"]
 
-KPI = Literal["csat", "nps", "fcr", "ces", "aht_seconds"]
 
 
 class _NoDatesLoader(yaml.SafeLoader):
@@ -37,12 +44,12 @@ _NoDatesLoader.yaml_implicit_resolvers = {
 class RunParams(BaseModel):
     """The parameters of one scheduled run (see README, "A run's parameters")."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)
 
     source: str = Field(description="folder, .duckdb file or SQLAlchemy URL; '' = the sample")
-    period: str = Field(description="reporting month, YYYY-MM")
+    period: Period = Field(description="reporting month, YYYY-MM")
     out: str = Field(description="output folder")
-    kpis: list[KPI] = Field(default_factory=lambda: ["csat", "nps", "fcr", "ces"], min_length=1)
+    kpis: list[str] = Field(default_factory=lambda: list(DEFAULT_KPIS), min_length=1)
     group_by: list[Literal["site", "vendor"]] = Field(
         default_factory=lambda: ["site", "vendor"])
     notebooks: Literal["all"] | list[str] = "all"
@@ -51,10 +58,24 @@ class RunParams(BaseModel):
     executor: str = "local"
     workers: int = Field(default=2, ge=1, le=64)
 
-    @field_validator("period")
+    @field_validator("period", mode="before")
     @classmethod
-    def _period(cls, value: str) -> str:
-        parse_period(value)
+    def _period(cls, value: str | Period) -> Period:
+        try:
+            return parse_period(value)
+        except (UnusableInputError, TypeError):
+            raise ValueError("is not a month written YYYY-MM") from None
+
+    @field_serializer("period")
+    def _period_text(self, value: Period) -> str:
+        return str(value)
+
+    @field_validator("kpis")
+    @classmethod
+    def _kpis(cls, value: list[str]) -> list[str]:
+        unknown = [k for k in value if k not in modelled_kpis()]
+        if unknown:
+            raise ValueError(f"has {unknown[0]!r}, not one of {', '.join(modelled_kpis())}")
         return value
 
     @field_validator("executor")

@@ -1,0 +1,400 @@
+"""A synthetic contact centre written to the data contract, with planted truth.
+
+The generator is the test bed for every statistic in the kit: it plants
+behaviours that move CSAT, NPS, customer effort and first contact resolution,
+behaviours that move nothing, an effect that vanishes at one vendor, a lift
+in a behaviour after it is coached, and agents who change team. What was
+planted is written beside the data as ``truth.json`` so a test can ask a
+method to find it.
+
+How a contact is made: each agent has a propensity to show each behaviour
+(site culture + agent skill + agent-by-behaviour noise, on the logit scale);
+on every contact each behaviour is shown or not by that propensity, raised by
+``coaching_lift`` for every earlier coaching session on it. Outcomes are
+linear in the behaviours shown on that contact (logistic for FCR), plus an
+agent effect and noise, then rounded stochastically (so the expected value
+stays linear) and clipped to the scale. QA evaluates a sample of contacts,
+favouring surveyed ones as many centres do, and sees the behaviours exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ...core.periods import Period, parse_period
+from .planted import (
+    BEHAVIOURS,
+    CHANNELS,
+    COACHING_LIFT,
+    EFFECTS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    SITES,
+    SUPERVISOR_LAST_NAMES,
+    VENDOR_OVERRIDES,
+)
+
+__all__ = ["SampleData", "make_sample_data"]
+
+
+@dataclass
+class SampleData:
+    """The generated tables (contract columns, good rows only) and the truth."""
+
+    tables: dict[str, pd.DataFrame]
+    truth: dict
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def _stochastic_round(rng: np.random.Generator, x: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Round so that E[result] = x inside the scale, then clip to it."""
+    floor = np.floor(x)
+    out = floor + (rng.random(x.shape) < (x - floor))
+    return np.clip(out, low, high)
+
+
+def make_sample_data(
+    *,
+    agents: int = 120,
+    months: int = 6,
+    seed: int = 7,
+    last_period: str | Period = "2026-10",
+    contacts_per_month: int = 120,
+) -> SampleData:
+    """Generate a contact centre's tables with known drivers.
+
+    Parameters
+    ----------
+    agents
+        Number of agents, spread over five sites at three vendors.
+    months
+        Months of history, ending with ``last_period``.
+    seed
+        Seed for the random generator; the same seed gives the same data.
+    last_period
+        The last month generated (``YYYY-MM``).
+    contacts_per_month
+        Average contacts per agent per month.
+
+    Returns
+    -------
+    SampleData
+        ``tables`` keyed by contract table name and ``truth``, the planted
+        effects and facts (see the module docstring).
+
+    Examples
+    --------
+    >>> sample = make_sample_data(agents=30, months=2, contacts_per_month=20)
+    >>> sorted(sample.tables)[:3]
+    ['coaching', 'interactions', 'qa_form']
+    """
+    if agents < 5 or months < 1:
+        raise ValueError("a sample needs at least 5 agents and 1 month")
+    rng = np.random.default_rng(seed)
+    last = parse_period(last_period)
+    periods = [last.shift(-k) for k in range(months - 1, -1, -1)]
+    window_start = pd.Timestamp(periods[0].start)
+    window_end = pd.Timestamp(periods[-1].end)
+    n_beh = len(BEHAVIOURS)
+    beh_ids = [b[0] for b in BEHAVIOURS]
+
+    # --- people -----------------------------------------------------------
+    shares = np.array([s[3] for s in SITES])
+    counts = np.maximum(1, np.round(shares / shares.sum() * agents).astype(int))
+    counts[0] += agents - counts.sum()
+    agent_site = np.repeat(np.arange(len(SITES)), counts)
+    agent_ids = [f"A{i + 1:04d}" for i in range(agents)]
+    # Unique for up to 30 x 25 agents: same first name implies a different last name.
+    given, family = FIRST_NAMES, LAST_NAMES
+    names = [f"{given[i % len(given)]} {family[(i // len(given) + 7 * i) % len(family)]}"
+             for i in range(agents)]
+
+    supervisors = []  # (supervisor_id, name, site index)
+    agent_sup = np.empty(agents, dtype=int)
+    for s_idx in range(len(SITES)):
+        members = np.flatnonzero(agent_site == s_idx)
+        n_sup = max(1, int(np.ceil(len(members) / 12)))
+        for k, chunk in enumerate(np.array_split(members, n_sup)):
+            sup_index = len(supervisors)
+            # Supervisors' surnames come from their own list, so no agent shares a name.
+            sup_name = f"{FIRST_NAMES[(sup_index * 7 + 3) % len(FIRST_NAMES)]} " \
+                       f"{SUPERVISOR_LAST_NAMES[sup_index % len(SUPERVISOR_LAST_NAMES)]}"
+            supervisors.append((f"S{sup_index + 1:02d}", sup_name, s_idx))
+            agent_sup[chunk] = sup_index
+            del k
+
+    # Team moves: ~6% of agents at a month start, and one mid-month in the last month.
+    movers = []
+    if months >= 2 and len(supervisors) >= 2:
+        n_move = max(1, int(round(0.06 * agents)))
+        candidates = rng.choice(agents, size=min(n_move + 1, agents), replace=False)
+        for j, a in enumerate(candidates):
+            if j == 0:
+                on = pd.Timestamp(last.start) + pd.Timedelta(days=14)
+            else:
+                on = pd.Timestamp(periods[int(rng.integers(1, months))].start)
+            same_site = [i for i, s in enumerate(supervisors)
+                         if s[2] == agent_site[a] and i != agent_sup[a]]
+            pool = same_site or [i for i in range(len(supervisors)) if i != agent_sup[a]]
+            movers.append((int(a), int(agent_sup[a]), int(rng.choice(pool)), on))
+
+    # Where each agent sits at each date: (agent, from, to, supervisor index).
+    assignments = []
+    moved = {m[0]: m for m in movers}
+    for a in range(agents):
+        hired = window_start - pd.Timedelta(days=int(rng.integers(30, 900)))
+        if a in moved:
+            _, old, new, on = moved[a]
+            assignments.append((a, hired, on - pd.Timedelta(days=1), old))
+            assignments.append((a, on, pd.NaT, new))
+        else:
+            assignments.append((a, hired, pd.NaT, int(agent_sup[a])))
+
+    roster = pd.DataFrame([
+        {
+            "agent_id": agent_ids[a],
+            "agent_name": names[a],
+            "supervisor_id": supervisors[s][0],
+            "supervisor_name": supervisors[s][1],
+            "supervisor_email": supervisors[s][1].lower().replace(" ", ".") + "@example.com",
+            "site": SITES[supervisors[s][2]][0],
+            "vendor": SITES[supervisors[s][2]][1],
+            "shore": SITES[supervisors[s][2]][2],
+            "valid_from": frm.date().isoformat(),
+            "valid_to": "" if pd.isna(to) else to.date().isoformat(),
+        }
+        for a, frm, to, s in assignments
+    ])
+
+    # --- propensities -----------------------------------------------------
+    base_logit = np.array([_logit(b[3]) for b in BEHAVIOURS])
+    site_culture = rng.normal(0, 0.3, size=(len(SITES), n_beh))
+    skill = rng.normal(0, 0.4, size=agents)
+    noise = rng.normal(0, 0.8, size=(agents, n_beh))
+    ceiling = beh_ids.index("use_name")
+    noise[:, ceiling] *= 0.2
+    site_culture[:, ceiling] = 0
+    p0 = _sigmoid(base_logit + site_culture[agent_site] + skill[:, None] + noise)
+
+    # --- contacts ---------------------------------------------------------
+    per_agent_month = rng.poisson(contacts_per_month, size=(agents, months))
+    n = int(per_agent_month.sum())
+    c_agent = np.repeat(np.repeat(np.arange(agents), months), per_agent_month.ravel())
+    c_month = np.repeat(np.tile(np.arange(months), agents), per_agent_month.ravel())
+    month_start = np.array([pd.Timestamp(p.start).value for p in periods])
+    month_days = np.array([(pd.Timestamp(p.end) - pd.Timestamp(p.start)).days + 1
+                           for p in periods])
+    day = (rng.random(n) * month_days[c_month]).astype(int)
+    seconds = rng.integers(8 * 3600, 20 * 3600, size=n)
+    started = pd.to_datetime(month_start[c_month] + (day * 86400 + seconds) * 10**9)
+    order = np.lexsort((started.values, c_agent))
+    c_agent, c_month, started = c_agent[order], c_month[order], started[order]
+
+    # Supervisor and site of each contact, by the roster on its date.
+    c_sup = agent_sup[c_agent].copy()
+    for a, old, new, on in movers:
+        c_sup[(c_agent == a) & (started >= on)] = new
+        del old
+    c_site = np.array([supervisors[s][2] for s in c_sup])
+    c_vendor = np.array([SITES[s][1] for s in c_site])
+
+    # --- coaching ---------------------------------------------------------
+    sessions = []
+    session_rows = rng.poisson(1.0, size=(agents, months))
+    for a in range(agents):
+        for m in range(months):
+            for _ in range(int(session_rows[a, m])):
+                held = pd.Timestamp(periods[m].start) + pd.Timedelta(
+                    days=int(rng.integers(0, month_days[m])))
+                sup = int(agent_sup[a])
+                for mover in movers:
+                    if mover[0] == a and held >= mover[3]:
+                        sup = mover[2]
+                focused = rng.random() < 0.8
+                weak = 1 - p0[a]
+                weak[ceiling] = 0
+                b = int(rng.choice(n_beh, p=weak / weak.sum())) if focused else -1
+                sessions.append((a, sup, held, b))
+
+    # --- behaviours shown on every contact --------------------------------
+    p = p0[c_agent].copy()
+    lifts = []
+    # Contacts are grouped by agent and sorted by time: each agent is a slice.
+    bounds = np.searchsorted(c_agent, np.arange(agents + 1))
+    stamps = started.values
+    for a, _sup, held, b in sessions:
+        if b < 0:
+            continue
+        lo, hi = bounds[a], bounds[a + 1]
+        first = lo + np.searchsorted(stamps[lo:hi], np.datetime64(held), side="right")
+        if first >= hi:
+            continue
+        before = p[first:hi, b].copy()
+        p[first:hi, b] = np.minimum(before + COACHING_LIFT, 0.97)
+        lifts.append(float((p[first:hi, b] - before).mean()))
+    shown = (rng.random((n, n_beh)) < p).astype(float)
+    applicable = np.ones((n, n_beh), dtype=bool)
+    hold = beh_ids.index("hold_etiquette")
+    applicable[:, hold] = rng.random(n) < 0.4  # most contacts have no hold
+    channel_idx = rng.choice(len(CHANNELS), size=n, p=[c[1] for c in CHANNELS])
+    applicable[channel_idx == 2, hold] = False  # no holds on email
+    shown_eff = np.where(applicable, shown, 0.0)
+
+    def effect_matrix(kpi: str) -> np.ndarray:
+        beta = np.zeros((n, n_beh))
+        for b, value in EFFECTS.get(kpi, {}).items():
+            beta[:, beh_ids.index(b)] = value
+        for vendor, per_kpi in VENDOR_OVERRIDES.items():
+            for b, value in per_kpi.get(kpi, {}).items():
+                beta[c_vendor == vendor, beh_ids.index(b)] = value
+        return beta
+
+    agent_csat = rng.normal(0, 0.15, size=agents)
+    site_csat = np.array([s[4] for s in SITES])
+    lin = {k: (effect_matrix(k) * shown_eff).sum(axis=1) for k in EFFECTS}
+    csat = _stochastic_round(
+        rng, 2.7 + site_csat[c_site] + agent_csat[c_agent] + lin["csat"]
+        + rng.normal(0, 0.6, n), 1, 5)
+    nps = _stochastic_round(
+        rng, 5.0 + 2 * site_csat[c_site] + 2 * agent_csat[c_agent] + lin["nps"]
+        + rng.normal(0, 1.2, n), 0, 10)
+    ces = _stochastic_round(rng, 3.6 + lin["ces"] + rng.normal(0, 0.8, n), 1, 7)
+    fcr_eta = -0.4 + rng.normal(0, 0.3, size=agents)[c_agent] + lin["fcr"]
+    fcr = rng.random(n) < _sigmoid(fcr_eta)
+    aht = np.round(np.array([c[2] for c in CHANNELS])[channel_idx] * rng.lognormal(0, 0.35, n)
+                   + lin["aht_seconds"])
+
+    # FCR effects in probability: the average marginal effect over all contacts.
+    fcr_ame = {}
+    beta_fcr = effect_matrix("fcr")
+    for b, _ in EFFECTS["fcr"].items():
+        j = beh_ids.index(b)
+        eta0 = fcr_eta - beta_fcr[:, j] * shown_eff[:, j]
+        fcr_ame[b] = float(np.mean(_sigmoid(eta0 + beta_fcr[:, j]) - _sigmoid(eta0)))
+
+    surveyed = rng.random(n) < 0.25
+    nps_answered = surveyed & (rng.random(n) < 0.8)
+    ces_answered = surveyed & (rng.random(n) < 0.6)
+    fcr_known = rng.random(n) < 0.9
+    interaction_ids = np.array([f"I{i + 1:07d}" for i in range(n)])
+
+    interactions = pd.DataFrame({
+        "interaction_id": interaction_ids,
+        "agent_id": np.array(agent_ids)[c_agent],
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%S"),
+        "channel": np.array([c[0] for c in CHANNELS])[channel_idx],
+        "aht_seconds": aht.astype(int),
+        "fcr": np.where(fcr_known, np.where(fcr, "true", "false"), ""),
+        "csat": np.where(surveyed, csat.astype(int).astype(str), ""),
+        "nps": np.where(nps_answered, nps.astype(int).astype(str), ""),
+        "ces": np.where(ces_answered, ces.astype(int).astype(str), ""),
+    })
+
+    # --- QA ---------------------------------------------------------------
+    evaluated = np.flatnonzero(np.where(surveyed, rng.random(n) < 0.35, rng.random(n) < 0.04))
+    lag = rng.integers(0, 4, size=len(evaluated))
+    eval_at = started[evaluated] + pd.to_timedelta(lag, unit="D") + pd.Timedelta(hours=1)
+    eval_at = eval_at.where(eval_at <= window_end + pd.Timedelta(hours=23), started[evaluated])
+    evaluators = np.array([f"E{k:02d}" for k in range(1, 9)])
+    rows = len(evaluated) * n_beh
+    score_values = shown[evaluated].ravel()
+    score_text = np.where(score_values == 1, "1", "0").astype(object)
+    score_text[~applicable[evaluated].ravel()] = "N/A"
+    qa_scores = pd.DataFrame({
+        "evaluation_id": np.repeat([f"Q{k + 1:06d}" for k in range(len(evaluated))], n_beh),
+        "interaction_id": np.repeat(interaction_ids[evaluated], n_beh),
+        "agent_id": np.repeat(np.array(agent_ids)[c_agent[evaluated]], n_beh),
+        "evaluator_id": np.repeat(rng.choice(evaluators, size=len(evaluated)), n_beh),
+        "evaluated_at": np.repeat(eval_at.strftime("%Y-%m-%dT%H:%M:%S"), n_beh),
+        "behavior_id": np.tile(beh_ids, len(evaluated)),
+        "score": score_text,
+    })
+    assert len(qa_scores) == rows
+
+    qa_form = pd.DataFrame({
+        "behavior_id": beh_ids,
+        "label": [b[1] for b in BEHAVIOURS],
+        "description": [b[4] for b in BEHAVIOURS],
+        "kind": [b[2] for b in BEHAVIOURS],
+        "weight": [1.0] * n_beh,
+    })
+
+    topics = {-1: "wellbeing check-in"}
+    kinds = ["one-to-one", "call review", "side-by-side"]
+    coaching = pd.DataFrame([
+        {
+            "session_id": f"C{k + 1:05d}",
+            "supervisor_id": supervisors[sup][0],
+            "agent_id": agent_ids[a],
+            "held_on": held.date().isoformat(),
+            "minutes": int(rng.integers(15, 46)),
+            "behavior_id": beh_ids[b] if b >= 0 else "",
+            "topic": BEHAVIOURS[b][1] if b >= 0 else topics[-1],
+            "kind": kinds[int(rng.integers(0, len(kinds)))],
+        }
+        for k, (a, sup, held, b) in enumerate(sessions)
+    ], columns=["session_id", "supervisor_id", "agent_id", "held_on", "minutes",
+                "behavior_id", "topic", "kind"])
+
+    targets = pd.DataFrame([
+        ("csat", 4.0, "all", "", "higher", 1.0),
+        ("nps", 20.0, "all", "", "higher", 1.0),
+        ("fcr", 0.72, "all", "", "higher", 1.0),
+        ("ces", 5.0, "all", "", "higher", 0.5),
+        ("aht_seconds", 480.0, "all", "", "lower", 0.5),
+        ("csat", 3.8, "vendor", "Harbor BPO", "higher", 1.0),
+    ], columns=["kpi", "target", "scope", "scope_value", "direction", "weight"])
+
+    weeks = pd.date_range(window_start - pd.Timedelta(days=window_start.weekday()),
+                          window_end, freq="7D")
+    share = {s[0]: float(rng.uniform(0.3, 0.6)) for s in supervisors}
+    supervisor_time = pd.DataFrame([
+        {
+            "supervisor_id": sid,
+            "week": w.date().isoformat(),
+            "coaching_minutes": int(np.clip(rng.normal(share[sid], 0.05), 0, 1) * 2400),
+            "total_minutes": 2400,
+        }
+        for sid, _, _ in supervisors for w in weeks
+    ])
+
+    zero = {k: [b for b in beh_ids if b not in EFFECTS.get(k, {})]
+            for k in ("csat", "nps", "ces", "fcr")}
+    truth = {
+        "seed": seed,
+        "agents": agents,
+        "months": [str(p) for p in periods],
+        "effects": EFFECTS,
+        "effects_scale": {"csat": "points on 1-5", "nps": "points on 0-10",
+                          "ces": "points on 1-7", "fcr": "log-odds",
+                          "aht_seconds": "seconds"},
+        "fcr_probability_effects": fcr_ame,
+        "vendor_overrides": VENDOR_OVERRIDES,
+        "zero_effect": zero,
+        "ceiling_behaviours": ["use_name"],
+        "coaching_lift": COACHING_LIFT,
+        "coaching_lift_realised": float(np.mean(lifts)) if lifts else None,
+        "coaching_sessions_with_focus": int(sum(1 for s in sessions if s[3] >= 0)),
+        "movers": [
+            {"agent_id": agent_ids[a], "from_supervisor": supervisors[o][0],
+             "to_supervisor": supervisors[t][0], "on": on.date().isoformat()}
+            for a, o, t, on in movers
+        ],
+        "sites": [{"site": s[0], "vendor": s[1], "shore": s[2]} for s in SITES],
+    }
+    tables = {
+        "roster": roster, "interactions": interactions, "qa_scores": qa_scores,
+        "qa_form": qa_form, "coaching": coaching, "targets": targets,
+        "supervisor_time": supervisor_time,
+    }
+    return SampleData(tables=dict(sorted(tables.items())), truth=truth)

@@ -1,0 +1,47 @@
+"""The layout is the architecture: layers point down and ARCHITECTURE.md names the tree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_imports_only_point_down_the_layers():
+    # import-linter's layers contract in pyproject.toml:
+    # cli > run > reports > analyses > data > core.
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def _named_in_architecture_md() -> set[str]:
+    """Paths the tree block names: ``cxreports/x/`` at the margin, items indented under it."""
+    tree = (ROOT / "ARCHITECTURE.md").read_text().split("```")[1]
+    named: set[str] = set()
+    parents: dict[int, str] = {}
+    for line in tree.splitlines():
+        match = re.match(r"^( *)(cxreports/[\w/]*\.?\w*|\w+\.py|\w+/)(\s|$)", line)
+        if not match:
+            continue  # a description continued on the next line
+        indent, item = len(match.group(1)), match.group(2)
+        path = item if indent == 0 else parents[indent - 2] + item
+        named.add(path)
+        if path.endswith("/"):
+            parents[indent] = path
+    return named
+
+
+def test_architecture_md_names_every_module_and_no_other():
+    named = _named_in_architecture_md()
+    actual = {str(p.relative_to(ROOT)) for p in (ROOT / "cxreports").rglob("*.py")
+              if p.name not in ("__init__.py", "__main__.py")}
+    actual |= {str(p.relative_to(ROOT)) + "/" for p in (ROOT / "cxreports").rglob("*")
+               if p.is_dir() and p.name != "__pycache__"}
+    assert named - actual == set(), f"ARCHITECTURE.md names what the tree lacks: {named - actual}"
+    assert actual - named == set(), f"ARCHITECTURE.md does not name: {actual - named}"
