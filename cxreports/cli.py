@@ -30,6 +30,12 @@ app = typer.Typer(
 out_console = Console()
 err_console = Console(stderr=True)
 
+#: ``--encoding`` of every command that reads a source.
+EncodingOption = Annotated[
+    str, typer.Option("--encoding", help="Encoding of CSV files: utf-8 (with or without a BOM; "
+                      "UTF-16 with a BOM is recognised), latin-1, cp1252, utf-16 ...")
+]
+
 
 def main() -> None:
     """Entry point: run the app, turning kit errors into one sentence and exit 2."""
@@ -59,7 +65,13 @@ def print_validation(data: ValidatedData) -> None:
             report.origin or "(absent: optional)",
         )
     out_console.print(table)
+    for warning in data.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
     for report in data.reports.values():
+        if report.broken_lines:
+            err_console.print(f"broken lines: {report.broken_lines:,} lines of {report.origin} "
+                              "are not rows; set aside with their line numbers",
+                              highlight=False, soft_wrap=True)
         for example in report.examples:
             err_console.print(f"set aside: {example}", highlight=False, soft_wrap=True)
         more = report.rows_set_aside - len(report.examples)
@@ -112,6 +124,7 @@ def validate(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write DIR/<table>.csv of rows set aside.")
     ] = None,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """Check a source against the data contract; set bad rows aside with reasons.
 
@@ -120,7 +133,7 @@ def validate(
     Example: cxreports validate data/sample --rejects out/rejects
     """
     try:
-        data = validate_source(source)
+        data = validate_source(source, encoding=encoding)
     except CxReportsError as exc:
         raise _fail(exc) from None
     print_validation(data)
@@ -146,6 +159,7 @@ def drivers(
         str | None, typer.Option("--period", help="Reporting month YYYY-MM: models use it and "
                                  "the 3 months before. Omit for all data.")
     ] = None,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """Which QA behaviours drive a KPI, per site or vendor, with intervals and verdicts.
 
@@ -163,9 +177,10 @@ def drivers(
     if group_by not in (None, "site", "vendor"):
         raise _fail(CxReportsError(f"--by {group_by!r} is not one of site, vendor"))
     try:
-        analysis = Analysis.from_source(source, period=period)
+        analysis = Analysis(validate_source(source, encoding=encoding), period=period)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    _print_warnings(analysis.data)
     table = analysis.drivers(kpis=kpi, group_by=group_by)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
@@ -206,7 +221,8 @@ def notebooks(
     _log_to_stderr()
     try:
         params = load_params(params_file)
-        analysis = Analysis.from_source(resolve_source(params.source), period=params.period)
+        analysis = Analysis(validate_source(resolve_source(params.source),
+                                            encoding=params.encoding), period=params.period)
         jobs = plan_run_jobs(params, analysis)
         with open_executor(params.executor, params.workers) as executor:
             results = run_notebook_step(jobs, analysis, params, executor=executor,
@@ -223,7 +239,7 @@ def notebooks(
 
 
 def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
-                    templates: Path | None, workers: int) -> None:
+                    templates: Path | None, workers: int, encoding: str = "utf-8") -> None:
     from .analyses.analysis import Analysis
     from .reports.batch import REPORT_KINDS, render_reports
     from .run.executors import open_executor
@@ -233,7 +249,8 @@ def _report_command(kind: str, source: str, period: str, out: Path, keys: list[s
     if templates is not None and not templates.is_dir():
         raise _fail(CxReportsError(f"--templates {templates} is not a folder"))
     try:
-        analysis = Analysis.from_source(source, period=period)
+        analysis = Analysis(validate_source(source, encoding=encoding), period=period)
+        _print_warnings(analysis.data)
         keys = keys or REPORT_KINDS[kind].keys(analysis)
         with (open_executor("local", workers) as executor,
               progress_step(kind, len(keys), console=err_console) as step):
@@ -271,12 +288,13 @@ def packs(
                                   "kit's, file by file.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """One PDF coaching pack per supervisor: OUT/packs/<supervisor_id>.pdf.
 
     Example: cxreports packs data/sample --period 2026-10 --out outputs/2026-10
     """
-    _report_command("packs", source, period, out, supervisor, templates, workers)
+    _report_command("packs", source, period, out, supervisor, templates, workers, encoding)
 
 
 @app.command()
@@ -290,12 +308,23 @@ def scorecards(
                                   "kit's, file by file.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """One PDF scorecard per vendor: OUT/scorecards/<vendor>.pdf.
 
     Example: cxreports scorecards data/sample --period 2026-10 --out outputs/2026-10
     """
-    _report_command("scorecards", source, period, out, None, templates, workers)
+    _report_command("scorecards", source, period, out, None, templates, workers, encoding)
+
+
+def _print_warnings(data) -> None:
+    """The source's warnings and broken lines, for commands that do not print validation."""
+    for warning in data.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
+    for report in data.reports.values():
+        if report.broken_lines:
+            err_console.print(f"broken lines: {report.broken_lines:,} lines of {report.origin} "
+                              "are not rows; set aside", highlight=False, soft_wrap=True)
 
 
 def _log_to_stderr() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from cxreports import UnusableInputError, validate_source
 from cxreports.data.contract import TABLES
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 
 def _copy(source: Path, tmp_path: Path) -> Path:
@@ -126,8 +126,8 @@ def test_wrong_encoding_is_unusable_and_named(small_source, tmp_path):
     src = _copy(small_source, tmp_path)
     text = (src / "roster.csv").read_text().replace("Aisha", "Aïsha")
     (src / "roster.csv").write_bytes(text.encode("latin-1"))
-    result = run_cli("validate", src, "--rejects", tmp_path / "rejects")
-    assert result.returncode == 2
+    result = invoke_cli("validate", src, "--rejects", tmp_path / "rejects")
+    assert result.exit_code == 2
     assert "roster.csv" in result.stderr and "UTF-8" in result.stderr.replace("utf-8", "UTF-8")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "rejects").exists()
@@ -143,9 +143,10 @@ def test_header_only_table_is_an_empty_table(small_source, tmp_path):
 
 
 def test_zero_byte_file_is_unusable(small_source, tmp_path):
+    # A required table's; an optional table's empty file is absent (issue #15).
     src = _copy(small_source, tmp_path)
-    (src / "targets.csv").write_bytes(b"")
-    with pytest.raises(UnusableInputError, match="targets.csv is empty"):
+    (src / "qa_form.csv").write_bytes(b"")
+    with pytest.raises(UnusableInputError, match="qa_form.csv is empty"):
         validate_source(src)
 
 
@@ -156,15 +157,15 @@ def test_missing_optional_table_is_fine(small_source, tmp_path):
     data = validate_source(src)
     assert not data.has_table("coaching")
     assert list(data.table("coaching").columns)[:3] == ["session_id", "supervisor_id", "agent_id"]
-    result = run_cli("validate", src)
-    assert result.returncode == 0, result.stderr
+    result = invoke_cli("validate", src)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_missing_required_table_exits_2(small_source, tmp_path):
     src = _copy(small_source, tmp_path)
     (src / "qa_form.csv").unlink()
-    result = run_cli("validate", src)
-    assert result.returncode == 2
+    result = invoke_cli("validate", src)
+    assert result.exit_code == 2
     assert "required table qa_form is missing" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -196,8 +197,8 @@ def test_table_given_twice_is_unusable(small_source, tmp_path):
 
 
 def test_missing_source_exits_2(tmp_path):
-    result = run_cli("validate", tmp_path / "nowhere")
-    assert result.returncode == 2
+    result = invoke_cli("validate", tmp_path / "nowhere")
+    assert result.exit_code == 2
     assert "does not exist" in result.stderr
 
 

@@ -57,6 +57,9 @@ class TableReport:
     sha256: str | None = None
     #: Up to five example reasons, for the console.
     examples: list[str] = field(default_factory=list)
+    #: Of ``rows_set_aside``: lines of a CSV that were not rows at all (wrong
+    #: number of fields, a quote not closed, bytes not in the file's encoding).
+    broken_lines: int = 0
 
     @property
     def present(self) -> bool:
@@ -77,6 +80,8 @@ class ValidatedData:
     reports: dict[str, TableReport]
     raw: dict[str, RawTable]
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: Problems that set nothing aside but a reader should know (one sentence each).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows_set_aside(self) -> int:
@@ -94,6 +99,18 @@ class ValidatedData:
                 f"WHERE {_REASON} = '' ORDER BY {ROW_COLUMN}"
             ).df()
         return self._cache[name].copy()
+
+    def relation(self, name: str) -> str:
+        """SQL (in :attr:`con`) for the good rows of ``name``: for work that stays in DuckDB."""
+        return (f"(SELECT * EXCLUDE ({ROW_COLUMN}, {_REASON}) FROM checked_{name} "
+                f"WHERE {_REASON} = '')")
+
+    def write_parquet(self, name: str, path: str | os.PathLike) -> None:
+        """The good rows of ``name`` to a Parquet file, in source order, without pandas."""
+        self.con.execute(
+            f"COPY (SELECT * EXCLUDE ({ROW_COLUMN}, {_REASON}) FROM checked_{name} "
+            f"WHERE {_REASON} = '' ORDER BY {ROW_COLUMN}) TO {sql_literal(path)} "
+            f"(FORMAT PARQUET)")
 
     def rejects(self, name: str) -> pd.DataFrame:
         """The set-aside rows of ``name`` as they came, plus ``reason``."""
@@ -119,7 +136,8 @@ class ValidatedData:
         return written
 
 
-def validate_source(source: str | os.PathLike, *, memory_limit: str | None = None) -> ValidatedData:
+def validate_source(source: str | os.PathLike, *, memory_limit: str | None = None,
+                    encoding: str = "utf-8") -> ValidatedData:
     """Read ``source``, check it against the contract and set bad rows aside.
 
     Parameters
@@ -128,6 +146,13 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
         A folder of CSV/Parquet files, a ``.duckdb`` file or a SQLAlchemy URL.
     memory_limit
         DuckDB buffer limit such as ``"2GB"``; DuckDB spills to disk beyond it.
+    encoding
+        Of CSV files: ``utf-8`` (with or without a byte-order mark), or any
+        codec Python knows (``latin-1``, ``cp1252``, ``utf-16`` ...). A file
+        starting with a UTF-16 byte-order mark is read as UTF-16 regardless.
+        A CSV line that is not a row (wrong number of fields, a quote not
+        closed, bytes not in the encoding) is set aside like a bad row, with
+        its line number and the line as it came.
 
     Returns
     -------
@@ -137,7 +162,9 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
     Raises
     ------
     UnusableInputError
-        When a file cannot be read, or a required table or column is missing.
+        When a file cannot be read (no readable header, no usable row, or
+        more than 1% of its lines not in ``encoding``), or a required table
+        or column is missing.
 
     Examples
     --------
@@ -146,11 +173,13 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
     0
     """
     con = connect(memory_limit)
-    raw = load_source(source, con)
+    source_warnings: list[str] = []
+    raw = load_source(source, con, encoding=encoding, warnings=source_warnings)
     reports = {}
     for spec in TABLES:
         reports[spec.name] = _validate_table(con, spec, raw.get(spec.name))
-    return ValidatedData(con=con, source=os.fspath(source), reports=reports, raw=raw)
+    return ValidatedData(con=con, source=os.fspath(source), reports=reports, raw=raw,
+                         warnings=[*source_warnings, *_zone_warnings(con, reports)])
 
 
 # --------------------------------------------------------------------------- SQL
@@ -174,6 +203,8 @@ def _quoted(expr: str) -> str:
 class _ColumnSql:
     value: str  # typed value
     problems: list[str]  # SQL expressions yielding a reason or NULL
+    #: Helper columns kept in the stage only (dropped before the checked table).
+    helpers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,19 +279,49 @@ def _number_sql(r: _Raw) -> _ColumnSql:
     return _ColumnSql(value, problems)
 
 
+#: A timestamp written with a UTC offset or ``Z`` (a date alone ends in ``-DD``, not an offset).
+_OFFSET_PATTERN = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                   r"\s*([Zz]|[+-]\d{2}(:?\d{2})?)$")
+
+
+def _utc_marker(name: str) -> str:
+    """The stage column that says a timestamp was given as an instant (with an offset)."""
+    return f"__cx_utc_{name}"
+
+
 def _temporal_sql(r: _Raw) -> _ColumnSql:
-    """``date``, ``timestamp`` and ``week`` (a date or ``2026-W40``, as its Monday)."""
+    """``date``, ``timestamp`` and ``week`` (a date or ``2026-W40``, as its Monday).
+
+    A timestamp with an offset (or a time-zone-aware column of a typed
+    source) becomes UTC here and is marked, so :func:`_localise` can turn it
+    into the site's local time; one without an offset is already local.
+    Dates are local dates as written.
+    """
     kind = r.col.kind
-    if r.raw_type not in (None, "VARCHAR") and r.raw_type.startswith(("TIMESTAMP", "DATE")):
+    helpers = {}
+    typed = r.raw_type not in (None, "VARCHAR") and r.raw_type.startswith(("TIMESTAMP", "DATE"))
+    if typed:
         parsed = f"CAST({r.raw} AS TIMESTAMP)"
+        aware = "TRUE" if "TIME ZONE" in r.raw_type else "FALSE"
     else:
         parsed = f"CAST(TRY_CAST({r.text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        aware = f"coalesce(regexp_matches({r.text}, {sql_literal(_OFFSET_PATTERN)}), FALSE)"
         if kind == "week":
             parsed = f"coalesce({parsed}, TRY_STRPTIME({r.text} || '-1', '%G-W%V-%u'))"
+    if kind == "timestamp":
+        helpers[_utc_marker(r.col.name)] = aware
     value = {"timestamp": parsed, "date": f"CAST({parsed} AS DATE)",
              "week": f"CAST(date_trunc('week', {parsed}) AS DATE)"}[kind]
     return _ColumnSql(value, [r.reason(f"{r.present} AND {parsed} IS NULL",
-                                       "is not an ISO 8601 date")])
+                                       "is not an ISO 8601 date")], helpers)
+
+
+def _time_zone_sql(r: _Raw) -> _ColumnSql:
+    """An IANA time zone name known to DuckDB's ICU database (``America/Chicago``)."""
+    known = f"{r.text} IN (SELECT name FROM pg_timezone_names())"
+    return _ColumnSql(f"CASE WHEN {known} THEN {r.text} END",
+                      [r.reason(f"{r.present} AND NOT {known}",
+                                "is not an IANA time zone name (such as Europe/London)")])
 
 
 #: How each contract column kind becomes a typed value and its problems.
@@ -268,6 +329,7 @@ _KIND_SQL = {
     "id": _text_sql, "text": _text_sql, "enum": _enum_sql, "bool": _bool_sql,
     "number": _number_sql, "integer": _number_sql, "score": _number_sql,
     "date": _temporal_sql, "timestamp": _temporal_sql, "week": _temporal_sql,
+    "time_zone": _time_zone_sql,
 }
 
 
@@ -287,6 +349,45 @@ def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
     if col.required:
         out.problems.insert(0, f"CASE WHEN NOT {raw.present} THEN {raw.label} || ' is empty' END")
     return out
+
+
+def _localise(con: duckdb.DuckDBPyConnection, spec: Table, stage: str) -> None:
+    """Move the stage's timestamps given with an offset to the local time of the agent's site.
+
+    The site is the agent's on the instant's UTC date by the validated roster
+    (the later-starting assignment where two overlap), its zone from the
+    validated ``sites`` table; without one the time stays UTC. ICU's
+    time-zone database, not a fixed offset, decides daylight saving. Runs
+    once, here, so nothing downstream converts again.
+    """
+    if "agent_id" not in spec.column_index:
+        return
+    for col in (c for c in spec.columns if c.kind == "timestamp"):
+        name, marker = sql_identifier(col.name), _utc_marker(col.name)
+        day = f"CAST(s2.{name} AS DATE)"
+        con.execute(
+            f"UPDATE {stage} AS s SET {name} = timezone(z.tz, timezone('UTC', s.{name})) "
+            f"FROM (SELECT s2.{ROW_COLUMN} AS row_id, arg_max(t.time_zone, r.valid_from) AS tz "
+            f"FROM {stage} s2 JOIN checked_roster r ON r.{_REASON} = '' "
+            f"AND r.agent_id = s2.agent_id AND {day} >= r.valid_from "
+            f"AND (r.valid_to IS NULL OR {day} <= r.valid_to) "
+            f"JOIN checked_sites t ON t.{_REASON} = '' AND t.site = r.site "
+            f"WHERE s2.{marker} GROUP BY s2.{ROW_COLUMN}) AS z "
+            f"WHERE s.{ROW_COLUMN} = z.row_id"
+        )
+
+
+def _zone_warnings(con: duckdb.DuckDBPyConnection, reports: dict[str, TableReport]) -> list[str]:
+    """One warning naming the roster sites a supplied ``sites`` table gives no time zone."""
+    if not reports["sites"].present:
+        return []
+    missing = [r[0] for r in con.execute(
+        f"SELECT DISTINCT r.site FROM checked_roster r WHERE r.{_REASON} = '' AND NOT EXISTS "
+        f"(SELECT 1 FROM checked_sites t WHERE t.{_REASON} = '' AND t.site = r.site) "
+        f"ORDER BY 1").fetchall()]
+    if not missing:
+        return []
+    return [f"sites gives no time zone for {', '.join(missing)}: their times are taken as UTC"]
 
 
 def _range_text(col: Column) -> str:
@@ -317,11 +418,13 @@ def _validate_table(
     types = {
         r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     }
-    selects, problems = [], []
+    selects, problems, helpers = [], [], {}
     for col in spec.columns:
         sql = _column_sql(col, types.get(col.name))
         selects.append(f"{sql.value} AS {sql_identifier(col.name)}")
         problems.extend(sql.problems)
+        helpers.update(sql.helpers)
+    selects.extend(f"{expr} AS {name}" for name, expr in helpers.items())
     extras = [c for c in types if c not in spec.column_index and c != ROW_COLUMN]
     selects.extend(sql_identifier(c) for c in extras)
     stage = f"stage_{spec.name}"
@@ -329,6 +432,9 @@ def _validate_table(
         f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {ROW_COLUMN}, {', '.join(selects)}, "
         f"concat_ws('; ', {', '.join(problems)}) AS {_REASON} FROM {relation}"
     )
+    _localise(con, spec, stage)
+    for name in helpers:
+        con.execute(f"ALTER TABLE {stage} DROP COLUMN {name}")
 
     later = []  # extra reasons from passes 2 and 3, as SQL expressions over s.*
     joins = ""
@@ -382,31 +488,51 @@ def _validate_table(
     rows_read, set_aside = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {_REASON} <> '') FROM checked_{spec.name}"
     ).fetchall()[0]
+    # Broken lines are rows read and set aside too: read = kept + set aside.
+    broken = raw.broken if raw else 0
+    reasons = f"SELECT {ROW_COLUMN}, {_REASON} FROM checked_{spec.name} WHERE {_REASON} <> ''"
+    if broken:
+        reasons += f" UNION ALL SELECT {ROW_COLUMN}, reason FROM {raw.broken_relation}"
     examples = [
         f"{raw.origin if raw else spec.name} row {r[0]}: {r[1]}"
-        for r in con.execute(
-            f"SELECT {ROW_COLUMN}, {_REASON} FROM checked_{spec.name} WHERE {_REASON} <> '' "
-            f"ORDER BY {ROW_COLUMN} LIMIT 5"
-        ).fetchall()
+        for r in con.execute(f"{reasons} ORDER BY 1 LIMIT 5").fetchall()
     ]
     return TableReport(
         table=spec.name,
         origin=raw.origin if raw else None,
-        rows_read=int(rows_read),
+        rows_read=int(rows_read + broken),
         rows_kept=int(rows_read - set_aside),
-        rows_set_aside=int(set_aside),
+        rows_set_aside=int(set_aside + broken),
         sha256=raw.sha256 if raw else None,
         examples=examples,
+        broken_lines=broken,
     )
 
 
 def _rejects_sql(name: str, raw: RawTable | None) -> str:
+    """The set-aside rows as they came plus ``reason``, in row order.
+
+    A table with broken lines gets one more column, ``raw_line``: the line
+    as it came (bytes not in the encoding shown as ``\\xNN``), its other
+    columns empty; ``raw_line`` is empty for the rows set aside by the rules.
+    """
     if raw is None:
         return "SELECT NULL AS reason WHERE FALSE"
     columns = ", ".join(f"r.{sql_identifier(c)}" for c in raw.columns)
     reason_name = "reason" if "reason" not in raw.columns else "cx_reason"
+
+    def rows(more: str = "") -> str:
+        return (f"SELECT {columns}, 'row ' || c.{ROW_COLUMN} || ': ' || c.{_REASON} "
+                f"AS {reason_name}{more} FROM {raw.relation} r JOIN checked_{name} c "
+                f"ON r.{ROW_COLUMN} = c.{ROW_COLUMN} WHERE c.{_REASON} <> ''")
+
+    if not raw.broken:
+        return f"{rows()} ORDER BY c.{ROW_COLUMN}"
+    line_name = "raw_line" if "raw_line" not in raw.columns else "cx_raw_line"
+    empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {sql_identifier(c)}" for c in raw.columns)
     return (
-        f"SELECT {columns}, 'row ' || c.{ROW_COLUMN} || ': ' || c.{_REASON} AS {reason_name} "
-        f"FROM {raw.relation} r JOIN checked_{name} c ON r.{ROW_COLUMN} = c.{ROW_COLUMN} "
-        f"WHERE c.{_REASON} <> '' ORDER BY c.{ROW_COLUMN}"
+        f"SELECT * EXCLUDE (__cx_order) FROM ("
+        f"{rows(f', NULL AS {line_name}, c.{ROW_COLUMN} AS __cx_order')} "
+        f"UNION ALL SELECT {empty}, 'row ' || b.{ROW_COLUMN} || ': ' || b.reason, b.raw_line, "
+        f"b.{ROW_COLUMN} FROM {raw.broken_relation} b) ORDER BY __cx_order"
     )

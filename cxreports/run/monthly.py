@@ -34,6 +34,7 @@ from rich.console import Console
 from ..analyses.analysis import Analysis
 from ..core.errors import UnusableInputError
 from ..core.files import atomic_path, atomic_write_text, sha256_of
+from ..core.periods import MONTHS_NOTE
 from ..data.sources import redact_source, resolve_source
 from ..data.validation import validate_source
 from ..reports.batch import REPORT_KINDS, ReportResult, render_reports
@@ -210,6 +211,8 @@ class _Run:
             "model_window": analysis.driver_window if analysis else None,
             "windows": {name: window.labels for name, window in
                         analysis.windows.named().items()} if analysis else None,
+            "months": MONTHS_NOTE,
+            "warnings": data.warnings,
             "parameters": {**self.params.model_dump(),
                            "source": redact_source(self.params.source)},
             "parameters_file": str(self.params_file) if self.params_file else None,
@@ -247,7 +250,8 @@ def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = No
     console = console or Console(stderr=True)
     source = resolve_source(params.source)
     t0 = time.perf_counter()
-    data = validate_source(source)  # unusable input stops here, before any write
+    # unusable input stops here, before any write
+    data = validate_source(source, encoding=params.encoding)
     validate_seconds = time.perf_counter() - t0
     out = Path(params.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -270,6 +274,8 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
     run.load_previous(journal)
     log.info("run %s: source %s, period %s, resume=%s", out, redact_source(data.source),
              params.period, run.resume)
+    for warning in data.warnings:
+        log.warning("validate: %s", warning)
 
     # 1. validate: rejects beside the outputs
     t = time.perf_counter()

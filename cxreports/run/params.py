@@ -8,6 +8,7 @@ silently fall back to a default.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
@@ -57,6 +58,8 @@ class RunParams(BaseModel):
     scorecards: bool = True
     executor: str = "local"
     workers: int = Field(default=2, ge=1, le=64)
+    encoding: str = Field(default="utf-8", description="of CSV sources: utf-8 (with or without "
+                          "a BOM), latin-1, cp1252, utf-16 ...")
 
     @field_validator("period", mode="before")
     @classmethod
@@ -76,6 +79,16 @@ class RunParams(BaseModel):
         unknown = [k for k in value if k not in modelled_kpis()]
         if unknown:
             raise ValueError(f"has {unknown[0]!r}, not one of {', '.join(modelled_kpis())}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("is not an encoding Python knows (utf-8, latin-1, cp1252, "
+                             "utf-16 ...)") from None
         return value
 
     @field_validator("executor")
