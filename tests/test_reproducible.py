@@ -1,8 +1,9 @@
 """The same input gives the same bytes: a coaching pack and its charts, rendered in two processes.
 
-The two processes run with different ``SOURCE_DATE_EPOCH`` values (one unset,
-so "now"), so a date taken from the clock or the environment, or a random id,
-would show up as a difference even if both renders fall in the same second.
+The two processes run with ``SOURCE_DATE_EPOCH`` values ten hours apart on
+the same day (the day a report says it was made on), so a time taken from the
+clock or the environment, or a random id, would show up as a difference even
+if both renders fall in the same second.
 Nothing here needs HarfBuzz-Subset: without it WeasyPrint subsets fonts with
 fontTools, the path that used to stamp the time into the PDF.
 """
@@ -44,12 +45,11 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _start(source: Path, out: Path, epoch: str | None) -> subprocess.Popen:
+def _start(source: Path, out: Path, epoch: str) -> subprocess.Popen:
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     env["MPLBACKEND"] = "Agg"
-    if epoch is not None:
-        env["SOURCE_DATE_EPOCH"] = epoch
+    env["SOURCE_DATE_EPOCH"] = epoch
     return subprocess.Popen([sys.executable, "-c", _CHILD, str(source), str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, cwd=Path(__file__).resolve().parents[1])
@@ -59,8 +59,9 @@ def _start(source: Path, out: Path, epoch: str | None) -> subprocess.Popen:
 def two_renders(small_source, tmp_path_factory) -> list[dict[str, bytes]]:
     base = tmp_path_factory.mktemp("reproducible")
     # In parallel, to keep the test short; the environments differ on purpose.
-    procs = [_start(small_source, base / "one", None),
-             _start(small_source, base / "two", "1000000000")]
+    # 2026-10-31 00:00 and 10:00 UTC: the same report date, different instants.
+    procs = [_start(small_source, base / "one", "1793404800"),
+             _start(small_source, base / "two", "1793440800")]
     outputs = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=300)

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from .errors import UnusableInputError
 
-__all__ = ["BASELINE_MONTHS", "DRIVER_MONTHS", "RECENT_MONTHS", "Period", "ReportWindows",
-           "Window", "generated_on", "parse_period"]
+__all__ = ["BASELINE_MONTHS", "DRIVER_MONTHS", "MONTHS_NOTE", "RECENT_MONTHS", "Period",
+           "ReportWindows", "Window", "generated_on", "parse_period"]
 
 #: Months before the report month that form its baseline.
 BASELINE_MONTHS = 3
@@ -19,6 +19,9 @@ BASELINE_MONTHS = 3
 DRIVER_MONTHS = 4
 #: Months of an agent's recent behaviour scores and coaching, ending with the report month.
 RECENT_MONTHS = 3
+#: What a month is, as every output that counts by month says it.
+MONTHS_NOTE = ("months are each site's local calendar months (sites.time_zone; "
+               "UTC for a site without one)")
 
 
 @dataclass(frozen=True, order=True)

@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 Kind = Literal[
-    "id", "text", "date", "timestamp", "week", "number", "integer", "bool", "enum", "score"
+    "id", "text", "date", "timestamp", "week", "number", "integer", "bool", "enum", "score",
+    "time_zone",
 ]
 
 BOOLEAN_TRUE = ("true", "yes", "t", "1")
@@ -85,6 +86,19 @@ def _c(name: str, kind: Kind, required: bool = False, **kw) -> Column:
 
 # Order matters: tables other tables refer to come first.
 TABLES: tuple[Table, ...] = (
+    Table(
+        "sites",
+        (
+            _c("site", "id", True),
+            _c("time_zone", "time_zone", True),
+            _c("site_name", "text"),
+            _c("country", "text"),
+        ),
+        optional=True,
+        key=("site",),
+        notes="time_zone is an IANA name (America/Chicago); months, windows and dates are the "
+              "site's local ones; a roster site missing here is taken as UTC",
+    ),
     Table(
         "qa_form",
         (

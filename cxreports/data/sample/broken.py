@@ -105,5 +105,11 @@ def add_broken_rows(sample: SampleData) -> tuple[dict[str, pd.DataFrame], dict]:
     add("supervisor_time", "negative", **dict(s, coaching_minutes="-1"))
     add("supervisor_time", "not an ISO 8601 date", **dict(s, week="week 40"))
 
+    z = t["sites"].iloc[0].to_dict()
+    add("sites", "is not an IANA time zone name", **dict(z, site="Atlantis",
+                                                        time_zone="Ocean/Atlantis"))
+    add("sites", "repeated site", **z)
+    add("sites", "time_zone is empty", **dict(z, site="Nowhere", time_zone=""))
+
     expected = {name: sum(1 for k in cases if k["table"] == name) for name in t}
     return t, {"expected_set_aside": expected, "cases": cases}

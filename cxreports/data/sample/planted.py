@@ -52,12 +52,12 @@ VENDOR_OVERRIDES: dict[str, dict[str, dict[str, float]]] = {
 }
 COACHING_LIFT = 0.15  # rise in the probability of showing a behaviour per session
 
-SITES = [  # site, vendor, shore, share of agents, CSAT culture offset
-    ("Leeds", "in-house", "onshore", 0.25, 0.10),
-    ("Glasgow", "in-house", "onshore", 0.20, 0.00),
-    ("Lisbon", "Atlas CX", "nearshore", 0.20, -0.05),
-    ("Manila", "Harbor BPO", "offshore", 0.20, -0.10),
-    ("Cebu", "Harbor BPO", "offshore", 0.15, -0.15),
+SITES = [  # site, vendor, shore, share of agents, CSAT culture offset, time zone, country
+    ("Leeds", "in-house", "onshore", 0.25, 0.10, "Europe/London", "United Kingdom"),
+    ("Tulsa", "in-house", "onshore", 0.20, 0.00, "America/Chicago", "United States"),
+    ("Lisbon", "Atlas CX", "nearshore", 0.20, -0.05, "Europe/Lisbon", "Portugal"),
+    ("Manila", "Harbor BPO", "offshore", 0.20, -0.10, "Asia/Manila", "Philippines"),
+    ("Cebu", "Harbor BPO", "offshore", 0.15, -0.15, "Asia/Manila", "Philippines"),
 ]
 CHANNELS = [("voice", 0.55, 420.0), ("chat", 0.30, 540.0), ("email", 0.15, 300.0)]
 
