@@ -20,6 +20,7 @@ import bench_notebooks  # noqa: E402
 import bench_packs  # noqa: E402
 import bench_run  # noqa: E402
 import bench_validate  # noqa: E402
+import bench_volume  # noqa: E402
 
 BENCHMARKS = {
     "validate": bench_validate.run,
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "notebooks": bench_notebooks.run,
     "packs": bench_packs.run,
     "run": bench_run.run,
+    "volume": bench_volume.run,
 }
 
 

@@ -21,7 +21,7 @@ def saved(small_source, tmp_path_factory):
 
 def _calls():
     return {
-        "contacts": lambda a: a.contacts,
+        "contact_stats": lambda a: a.contact_stats,
         "scored_evaluations": lambda a: a.scored_evaluations,
         "layered_drivers": lambda a: a.layered_drivers,
         "drivers by site": lambda a: a.drivers(kpis=["csat", "nps", "fcr", "ces"], group_by="site"),

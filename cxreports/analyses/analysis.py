@@ -33,6 +33,7 @@ from ..core.kpis import DEFAULT_KPIS, PRIMARY_KPI
 from ..core.periods import Period, ReportWindows, parse_period
 from ..data.roster import roster_for_period
 from ..data.snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
+from ..data.sql import sql_list
 from ..data.validation import ValidatedData, validate_source
 from .coaching import (
     compute_agent_behaviour_scores,
@@ -45,13 +46,14 @@ from .drivers import DriverRules, compute_drivers, compute_heterogeneity
 from .evaluations import (
     agent_months,
     behaviour_columns,
+    contact_stats_sql,
     contacts_with_team,
     evaluated_contacts,
     evaluation_matrix,
     evaluations_with_team,
     in_window,
 )
-from .kpi_summary import compute_kpi_summary
+from .kpi_summary import summarise_kpi_stats
 from .qa_form_audit import compute_behaviour_adoption, compute_qa_form_audit
 from .rankings import compute_top_overlap, rank_agents
 from .trends import compute_behaviour_trends
@@ -60,7 +62,7 @@ __all__ = ["Analysis"]
 
 log = logging.getLogger("cxreports")
 #: Frames a snapshot stores: the joined data and the analyses most notebooks call.
-_SHARED_FRAMES = ("contacts", "evaluations", "evaluated", "scored_evaluations", "team",
+_SHARED_FRAMES = ("contact_stats", "evaluations", "evaluated", "scored_evaluations", "team",
                   "agent_months", "trends", "coaching_coverage", "session_effects",
                   "agent_behaviour_scores", "layered_drivers")
 
@@ -187,7 +189,7 @@ class Analysis:
         """The month month-based analyses describe: ``period``, or the latest with contacts."""
         if self.period is not None:
             return self.period
-        months = self.contacts["period"].dropna()
+        months = self.contact_stats["period"].dropna()
         if months.empty:
             raise ValueError("the source has no contacts, so there is no month to report")
         return parse_period(months.max())
@@ -213,20 +215,43 @@ class Analysis:
         return behaviour_columns(self.qa_form)
 
     @_frame
-    def contacts(self) -> pd.DataFrame:
-        """Every contact with its team and month (all months)."""
-        return contacts_with_team(self.data.table("interactions"), self.roster)
+    def contact_stats(self) -> pd.DataFrame:
+        """Per agent, month and team: contacts and KPI sums (all months).
+
+        The contacts themselves stay in DuckDB
+        (:func:`~cxreports.analyses.evaluations.contact_stats_sql`); every KPI
+        summary, agent-month and ranking is added up from these sums.
+        """
+        sql = contact_stats_sql(self.data.relation("interactions"), self.data.relation("roster"))
+        return self.data.con.execute(sql).df()
+
+    def contacts_frame(self, *, months: list[str] | None = None,
+                       agents: list[str] | None = None) -> pd.DataFrame:
+        """Contacts with team and month as a DataFrame: for small slices and checks.
+
+        Loads rows into memory (all of them without ``months`` or
+        ``agents``); the analyses themselves never do.
+        """
+        where = ["TRUE"]
+        if agents is not None:
+            where.append(f"agent_id IN ({sql_list(list(agents)) or 'NULL'})")
+        frame = self.data.con.execute(
+            f"SELECT * FROM {self.data.relation('interactions')} WHERE {' AND '.join(where)} "
+            f"ORDER BY started_at, interaction_id").df()
+        out = contacts_with_team(frame, self.roster)
+        return out if months is None else in_window(out, months)
 
     @_frame
     def evaluations(self) -> pd.DataFrame:
         """One row per QA evaluation, a column per behaviour (all months)."""
-        return evaluation_matrix(self.data.table("qa_scores"), behaviors=self.behaviors)
+        return evaluation_matrix(self.data.relation("qa_scores"), behaviors=self.behaviors,
+                                 con=self.data.con)
 
     @_frame
     def evaluated(self) -> pd.DataFrame:
         """Evaluated contacts with KPIs and team (all months)."""
-        return evaluated_contacts(self.data.table("interactions"), self.data.table("qa_scores"),
-                                  self.roster, behaviors=self.behaviors)
+        return evaluated_contacts(self.data.con, self.data.relation("interactions"),
+                                  self.evaluations, self.roster, behaviors=self.behaviors)
 
     @_frame
     def scored_evaluations(self) -> pd.DataFrame:
@@ -241,7 +266,7 @@ class Analysis:
     @_frame
     def agent_months(self) -> pd.DataFrame:
         """Per agent and month: behaviour means and KPI means with counts."""
-        return agent_months(self.contacts, self.evaluations, self.roster,
+        return agent_months(self.contact_stats, self.evaluations, self.roster,
                             behaviors=self.behaviors)
 
     def _window(self, frame: pd.DataFrame, months: list[str] | None) -> pd.DataFrame:
@@ -270,7 +295,7 @@ class Analysis:
             for k in kpis
         ]
         out = pd.concat(frames, ignore_index=True)
-        all_months = sorted(self.contacts["period"].dropna().unique())
+        all_months = sorted(self.contact_stats["period"].dropna().unique())
         out["window_start"] = window[0] if window else (all_months[0] if all_months else None)
         out["window_end"] = window[-1] if window else (all_months[-1] if all_months else None)
         labels = self.qa_form.set_index("behavior_id")[["label", "kind"]]
@@ -283,18 +308,29 @@ class Analysis:
                                      alpha=self.rules.alpha)
 
     def kpi_summary(self, *, group_by: list[str] | str | None = None,
-                    months: list[str] | None = None, min_responses: int = 30) -> pd.DataFrame:
-        """:func:`.compute_kpi_summary` for the report month (or ``months``)."""
+                    months: list[str] | None = None, min_responses: int = 30,
+                    agents: list[str] | None = None) -> pd.DataFrame:
+        """:func:`.compute_kpi_summary` for the report month (or ``months``), from
+        :attr:`contact_stats`; ``agents`` limits it to those agents' contacts."""
         window = months or [str(self.report_period)]
-        key = ("kpi_summary", str(group_by), tuple(window), min_responses)
-        return self._cached(key, lambda: compute_kpi_summary(
-            in_window(self.contacts, window), group_by=group_by, min_responses=min_responses))
+        keys = [group_by] if isinstance(group_by, str) else list(group_by or [])
+        key = ("kpi_summary", str(group_by), tuple(window), min_responses,
+               tuple(agents) if agents is not None else None)
+
+        def build() -> pd.DataFrame:
+            stats = in_window(self.contact_stats, window)
+            if agents is not None:
+                stats = stats[stats["agent_id"].isin(agents)]
+            return summarise_kpi_stats(stats, group_by=keys, min_responses=min_responses)
+
+        return self._cached(key, build)
 
     def rankings(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None) -> pd.DataFrame:
         """:func:`.rank_agents` over the driver window."""
         window = self.driver_window
         return rank_agents(self._window(self.scored_evaluations, window),
-                           self._window(self.contacts, window), kpi=kpi, group_by=group_by)
+                           self._window(self.contact_stats, window), kpi=kpi,
+                           group_by=group_by)
 
     def top_overlap(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None,
                     top_n: int = 20) -> pd.DataFrame:

@@ -23,14 +23,18 @@ import pandas as pd
 from ..core.kpis import KPIS
 from ..data.roster import assign_roster
 from ..data.sql import sql_identifier, sql_list, sql_literal
+from .kpi_summary import kpi_stats_sql
 
 __all__ = [
+    "CONTACT_STATS_KEYS",
     "KPI_COLUMNS",
     "agent_months",
     "behaviour_columns",
+    "contact_stats_sql",
     "contacts_with_team",
     "evaluated_contacts",
     "evaluation_matrix",
+    "evaluation_matrix_sql",
     "evaluations_with_team",
     "in_window",
 ]
@@ -51,8 +55,24 @@ def behaviour_columns(qa_form: pd.DataFrame) -> list[str]:
     return behaviors
 
 
-def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.DataFrame:
+def evaluation_matrix_sql(qa_scores: str, *, behaviors: list[str]) -> str:
+    """SQL pivoting ``qa_scores`` (a relation, long form) to one row per evaluation."""
+    scores = ", ".join(
+        f"max(score) FILTER (WHERE behavior_id = {sql_literal(b)}) "
+        f"AS {sql_identifier(b)}" for b in behaviors
+    )
+    return (f"SELECT evaluation_id, first(interaction_id) AS interaction_id, "
+            f"first(agent_id) AS agent_id, min(evaluated_at) AS evaluated_at, {scores} "
+            f"FROM {qa_scores} WHERE behavior_id IN ({sql_list(behaviors)}) "
+            f"GROUP BY evaluation_id ORDER BY evaluated_at, evaluation_id")
+
+
+def evaluation_matrix(qa_scores: pd.DataFrame | str, *, behaviors: list[str],
+                      con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """One row per evaluation, one column per behaviour.
+
+    ``qa_scores`` is the long-form table as a DataFrame, or a relation in
+    ``con`` (then the QA rows stay in the database; only the pivot comes out).
 
     Returns
     -------
@@ -61,22 +81,16 @@ def evaluation_matrix(qa_scores: pd.DataFrame, *, behaviors: list[str]) -> pd.Da
         then a float column per behaviour: the score, NaN where the behaviour
         was not applicable (never zero).
     """
-    scores = ", ".join(
-        f"max(score) FILTER (WHERE behavior_id = {sql_literal(b)}) "
-        f"AS {sql_identifier(b)}" for b in behaviors
-    )
-    con = duckdb.connect()
-    try:
-        con.register("qa", qa_scores[["evaluation_id", "interaction_id", "agent_id",
-                                      "evaluated_at", "behavior_id", "score"]])
-        out = con.execute(
-            f"""SELECT evaluation_id, first(interaction_id) AS interaction_id,
-                       first(agent_id) AS agent_id, min(evaluated_at) AS evaluated_at, {scores}
-                FROM qa WHERE behavior_id IN ({sql_list(behaviors)})
-                GROUP BY evaluation_id ORDER BY evaluated_at, evaluation_id"""
-        ).df()
-    finally:
-        con.close()
+    if isinstance(qa_scores, str):
+        out = con.execute(evaluation_matrix_sql(qa_scores, behaviors=behaviors)).df()
+    else:
+        own = duckdb.connect()
+        try:
+            own.register("qa", qa_scores[["evaluation_id", "interaction_id", "agent_id",
+                                          "evaluated_at", "behavior_id", "score"]])
+            out = own.execute(evaluation_matrix_sql("qa", behaviors=behaviors)).df()
+        finally:
+            own.close()
     out[behaviors] = out[behaviors].astype(float)
     return out
 
@@ -101,16 +115,20 @@ def contacts_with_team(interactions: pd.DataFrame, roster: pd.DataFrame) -> pd.D
 
 
 def evaluated_contacts(
-    interactions: pd.DataFrame,
-    qa_scores: pd.DataFrame,
+    con: duckdb.DuckDBPyConnection,
+    interactions: str,
+    evaluations: pd.DataFrame,
     roster: pd.DataFrame,
     *,
     behaviors: list[str],
 ) -> pd.DataFrame:
     """Contacts that were QA-evaluated, with behaviour scores, KPIs and team.
 
-    A contact evaluated more than once gets the mean of its evaluations'
-    scores per behaviour (N/A ignored) and ``n_evaluations`` says how many.
+    ``interactions`` is a relation in ``con`` (the validated contacts stay in
+    the database; only evaluated ones come out); ``evaluations`` comes from
+    :func:`evaluation_matrix`. A contact evaluated more than once gets the
+    mean of its evaluations' scores per behaviour (N/A ignored) and
+    ``n_evaluations`` says how many.
 
     Returns
     -------
@@ -118,22 +136,20 @@ def evaluated_contacts(
         One row per evaluated contact: interaction columns, team columns,
         ``period``, ``n_evaluations`` and one column per behaviour.
     """
-    matrix = evaluation_matrix(qa_scores, behaviors=behaviors)
     means = ", ".join(f"avg({sql_identifier(b)}) AS {sql_identifier(b)}" for b in behaviors)
-    con = duckdb.connect()
+    name = f"cx_evaluations_{id(evaluations):x}"
+    con.register(name, evaluations[["interaction_id", *behaviors]])
     try:
-        con.register("m", matrix)
-        con.register("i", interactions)
         joined = con.execute(
             f"""WITH per_contact AS (
                     SELECT interaction_id, count(*) AS n_evaluations, {means}
-                    FROM m WHERE interaction_id IS NOT NULL GROUP BY interaction_id)
+                    FROM {name} WHERE interaction_id IS NOT NULL GROUP BY interaction_id)
                 SELECT i.*, p.* EXCLUDE (interaction_id)
-                FROM i JOIN per_contact p USING (interaction_id)
+                FROM {interactions} i JOIN per_contact p USING (interaction_id)
                 ORDER BY i.started_at, i.interaction_id"""
         ).df()
     finally:
-        con.close()
+        con.unregister(name)
     out = contacts_with_team(joined, roster)
     out[behaviors] = out[behaviors].astype(float)
     return out
@@ -144,8 +160,51 @@ def in_window(frame: pd.DataFrame, periods: list[str], *, column: str = "period"
     return frame[frame[column].isin([str(p) for p in periods])].reset_index(drop=True)
 
 
+#: One row of :func:`contact_stats_sql` per agent, month and team (a mover has two).
+CONTACT_STATS_KEYS = ["agent_id", "period", *TEAM_COLUMNS]
+
+
+def contact_stats_sql(interactions: str, roster: str) -> str:
+    """SQL: per agent, month and team, the contacts and their KPI statistics.
+
+    Each contact takes its agent's team on its own (local) day, the
+    later-starting assignment where two overlap (as
+    :func:`~cxreports.data.roster.assign_roster`), and its month. Only these
+    sums leave the database (:func:`~cxreports.analyses.kpi_summary.kpi_stats_sql`),
+    so memory grows with agents and months, not with contacts; every KPI
+    summary, agent-month and ranking is added up from them.
+    """
+    team = ", ".join(f"r.{sql_identifier(c)}" for c in TEAM_COLUMNS)
+    kpis = ", ".join(f"f.{sql_identifier(c)}" for c in KPI_COLUMNS)
+    # The roster cut into days-ranges where one assignment holds (the later-
+    # starting one where assignments overlap): small, and each contact then
+    # meets exactly one range, with no per-contact ranking over millions of rows.
+    segments = (
+        f"WITH r AS (SELECT agent_id, CAST(valid_from AS DATE) AS valid_from, "
+        f"coalesce(CAST(valid_to AS DATE), DATE '9999-12-30') AS valid_to, "
+        f"{', '.join(sql_identifier(c) for c in TEAM_COLUMNS)} FROM {roster}), "
+        f"cuts AS (SELECT agent_id, valid_from AS day FROM r UNION "
+        f"SELECT agent_id, valid_to + 1 FROM r), "
+        f"spans AS (SELECT agent_id, day AS span_from, lead(day) OVER (PARTITION BY agent_id "
+        f"ORDER BY day) AS span_end FROM cuts) "
+        f"SELECT s.agent_id, s.span_from, s.span_end, {team} FROM spans s JOIN r "
+        f"ON r.agent_id = s.agent_id AND r.valid_from <= s.span_from "
+        f"AND s.span_from <= r.valid_to "
+        f"QUALIFY row_number() OVER (PARTITION BY s.agent_id, s.span_from "
+        f"ORDER BY r.valid_from DESC) = 1"
+    )
+    team = ", ".join(f"g.{sql_identifier(c)}" for c in TEAM_COLUMNS)
+    contacts = (
+        f"SELECT f.agent_id, {kpis}, strftime(f.started_at, '%Y-%m') AS period, {team} "
+        f"FROM {interactions} f LEFT JOIN ({segments}) g ON g.agent_id = f.agent_id "
+        f"AND CAST(f.started_at AS DATE) >= g.span_from "
+        f"AND CAST(f.started_at AS DATE) < g.span_end"
+    )
+    return kpi_stats_sql(f"({contacts})", group_by=CONTACT_STATS_KEYS, drop_empty=False)
+
+
 def agent_months(
-    contacts: pd.DataFrame,
+    contact_stats: pd.DataFrame,
     evaluations: pd.DataFrame,
     roster: pd.DataFrame,
     *,
@@ -153,31 +212,40 @@ def agent_months(
 ) -> pd.DataFrame:
     """Per agent and month: mean behaviour scores and KPIs, with counts.
 
-    ``contacts`` comes from :func:`contacts_with_team`; ``evaluations`` from
+    ``contact_stats`` comes from :func:`contact_stats_sql` (or
+    :func:`~cxreports.analyses.kpi_summary.kpi_stats` of contacts by
+    :data:`CONTACT_STATS_KEYS`); ``evaluations`` from
     :func:`evaluation_matrix`. Each agent-month is placed in the team of
-    the agent's contacts that month (the most frequent one).
+    the agent's contacts and evaluations that month (the most frequent one).
 
     Returns
     -------
     pd.DataFrame
         ``agent_id``, ``period``, team columns, ``n_evaluations``, one mean
         column per behaviour with ``n_<behaviour>`` (applicable
-        evaluations), and per KPI its mean with ``n_<kpi>`` (responses).
+        evaluations), and per KPI column its mean with ``n_<kpi>`` (responses).
     """
     ev = assign_roster(evaluations, roster, on="evaluated_at")
     ev["period"] = _period_of(ev["evaluated_at"])
     beh = ev.groupby(["agent_id", "period"])[behaviors].agg(["mean", "count"])
     beh.columns = [b if stat == "mean" else f"n_{b}" for b, stat in beh.columns]
     beh["n_evaluations"] = ev.groupby(["agent_id", "period"]).size()
-    kpi_frame = contacts.assign(fcr=contacts["fcr"].astype("float"))
-    kpis = kpi_frame.groupby(["agent_id", "period"])[KPI_COLUMNS].agg(["mean", "count"])
-    kpis.columns = [k if stat == "mean" else f"n_{k}" for k, stat in kpis.columns]
+    sums = contact_stats.groupby(["agent_id", "period"])[
+        [f"{s}__{k}" for k in KPI_COLUMNS for s in ("n", "sum")]].sum()
+    kpis = pd.DataFrame(index=sums.index)
+    for k in KPI_COLUMNS:
+        n = sums[f"n__{k}"]
+        kpis[k] = (sums[f"sum__{k}"] / n).where(n > 0)
+        kpis[f"n_{k}"] = n
+    evaluated_teams = (ev.groupby(["agent_id", "period", *TEAM_COLUMNS], dropna=False).size()
+                       .rename("n").reset_index())
+    contact_teams = contact_stats[[*CONTACT_STATS_KEYS, "contacts"]].rename(
+        columns={"contacts": "n"})
     team = (
-        pd.concat([contacts[["agent_id", "period", *TEAM_COLUMNS]],
-                   ev[["agent_id", "period", *TEAM_COLUMNS]]])
+        pd.concat([contact_teams, evaluated_teams])
         .dropna(subset=["supervisor_id"])
-        .groupby(["agent_id", "period", *TEAM_COLUMNS], dropna=False).size()
-        .rename("n").reset_index()
+        .groupby(["agent_id", "period", *TEAM_COLUMNS], dropna=False)["n"].sum()
+        .reset_index()
         .sort_values("n", ascending=False, kind="stable")
         .drop_duplicates(["agent_id", "period"])
         .drop(columns="n")

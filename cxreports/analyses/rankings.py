@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats as st
 
 from ..core.kpis import kpi as kpi_spec
+from .kpi_summary import kpi_stats
 from .stats import shrink_means
 
 __all__ = ["OVERLAP_COLUMNS", "compute_top_overlap", "rank_agents"]
@@ -40,7 +41,12 @@ def rank_agents(
     evaluations
         :func:`cxreports.analyses.evaluations.evaluations_with_team` rows (``qa_score``).
     contacts
-        :func:`cxreports.analyses.evaluations.contacts_with_team` rows.
+        :func:`cxreports.analyses.evaluations.contacts_with_team` rows, or
+        their sums per agent at any finer grain
+        (:func:`cxreports.analyses.kpi_summary.kpi_stats` rows with
+        ``agent_id`` and the ``group_by`` column), which is what
+        :class:`~cxreports.analyses.analysis.Analysis` passes so contacts
+        never enter memory.
     kpi
         KPI column of ``contacts``.
     group_by
@@ -56,14 +62,19 @@ def rank_agents(
     """
     label = group_by or "all"
     ev = evaluations.assign(group=evaluations[group_by] if group_by else "all")
-    co = contacts.assign(group=contacts[group_by] if group_by else "all")
     ev = ev.dropna(subset=["qa_score", "group"])
-    y = pd.to_numeric(co[kpi].astype(float), errors="coerce")
-    co = co.assign(_y=y).dropna(subset=["_y", "group"])
     qa = ev.groupby(["group", "agent_id"])["qa_score"].agg(["mean", "var", "count"])
     qa.columns = ["qa_mean", "qa_var", "n_evaluations"]
-    k = co.groupby(["group", "agent_id"])["_y"].agg(["mean", "var", "count"])
-    k.columns = ["kpi_mean", "kpi_var", "n_responses"]
+    if f"n__{kpi}" not in contacts.columns:
+        contacts = kpi_stats(contacts, group_by=[c for c in ("agent_id", group_by) if c])
+    co = contacts.assign(group=contacts[group_by] if group_by else "all").dropna(
+        subset=["group"])
+    s = co.groupby(["group", "agent_id"])[[f"n__{kpi}", f"sum__{kpi}", f"sumsq__{kpi}"]].sum()
+    n, total, squares = (s[f"{p}__{kpi}"].astype(float) for p in ("n", "sum", "sumsq"))
+    k = pd.DataFrame({"kpi_mean": total / n,
+                      "kpi_var": ((squares - total * total / n).clip(lower=0) / (n - 1))
+                      .where(n > 1),
+                      "n_responses": n})[n > 0]
     out = qa.join(k, how="outer").reset_index()
     out[["n_evaluations", "n_responses"]] = out[["n_evaluations", "n_responses"]].fillna(0)
     frames = []

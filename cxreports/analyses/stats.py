@@ -17,7 +17,9 @@ from statsmodels.stats.proportion import proportion_confint
 __all__ = [
     "bh_qvalues",
     "mean_interval",
+    "mean_interval_from",
     "nps_interval",
+    "nps_interval_from",
     "shapley_r2",
     "shrink_means",
     "wilson_interval",
@@ -64,13 +66,27 @@ def mean_interval(values: pd.Series, *, level: float = 0.95) -> tuple[float, flo
     """Mean with a t interval: ``(mean, low, high, n)``; NaN bounds below n=2."""
     x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
     n = len(x)
+    return mean_interval_from(n, float(x.mean()) if n else np.nan,
+                              float(x.var(ddof=1)) if n > 1 else np.nan, level=level)
+
+
+def mean_interval_from(n: int, mean: float, variance: float, *,
+                       level: float = 0.95) -> tuple[float, float, float, int]:
+    """:func:`mean_interval` from a count, mean and sample variance (``ddof=1``).
+
+    What a database aggregate gives, so a mean over millions of rows never
+    needs the rows in memory.
+
+    >>> mean_interval_from(4, 2.5, 5 / 3) == mean_interval(pd.Series([1, 2, 3, 4]))
+    True
+    """
+    n = int(n)
     if n == 0:
         return (np.nan, np.nan, np.nan, 0)
-    mean = float(x.mean())
     if n < 2:
-        return (mean, np.nan, np.nan, n)
-    half = st.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
-    return (mean, mean - half, mean + half, n)
+        return (float(mean), np.nan, np.nan, n)
+    half = st.t.ppf(0.5 + level / 2, n - 1) * np.sqrt(variance) / np.sqrt(n)
+    return (float(mean), float(mean - half), float(mean + half), n)
 
 
 def nps_interval(scores: pd.Series, *, level: float = 0.95) -> tuple[float, float, float, int]:
@@ -84,11 +100,17 @@ def nps_interval(scores: pd.Series, *, level: float = 0.95) -> tuple[float, floa
     paper's adjusted interval differs little at n >= 30, our minimum).
     """
     x = pd.to_numeric(scores, errors="coerce").dropna().to_numpy(dtype=float)
-    n = len(x)
+    return nps_interval_from(int((x >= 9).sum()), int((x <= 6).sum()), len(x), level=level)
+
+
+def nps_interval_from(promoters: int, detractors: int, n: int, *,
+                      level: float = 0.95) -> tuple[float, float, float, int]:
+    """:func:`nps_interval` from counts of promoters (9-10), detractors (0-6) and answers."""
+    n = int(n)
     if n == 0:
         return (np.nan, np.nan, np.nan, 0)
-    p = float(np.mean(x >= 9))
-    d = float(np.mean(x <= 6))
+    p = promoters / n
+    d = detractors / n
     value = p - d
     se = np.sqrt(max(p + d - value**2, 0.0) / n)
     z = st.norm.ppf(0.5 + level / 2)

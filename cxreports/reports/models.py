@@ -24,12 +24,11 @@ from ..analyses.drivers import compare_to_reference, drivers_for
 from ..analyses.kpi_summary import (
     compare_kpi_to_baseline,
     compare_to_targets,
-    compute_kpi_summary,
 )
 from ..analyses.qa_form_audit import compute_behaviour_adoption
 from ..core.kpis import DEFAULT_KPIS, PRIMARY_KPI, kpi_names
 from ..core.kpis import kpi as kpi_spec
-from ..core.periods import generated_on
+from ..core.periods import MONTHS_NOTE, generated_on
 from .charts import figure_svg, plot_behaviour_adoption, plot_drivers, plot_trend_lines
 
 __all__ = ["CoachingPack", "VendorScorecard", "build_coaching_pack", "build_vendor_scorecard",
@@ -119,10 +118,8 @@ class CoachingPack:
 
 
 def _team_kpis(analysis: Analysis, members: list[str], site: str, vendor: str) -> list[dict]:
-    month = [str(analysis.report_period)]
-    contacts = analysis.contacts[analysis.contacts["agent_id"].isin(members)]
-    now = compute_kpi_summary(contacts[contacts["period"].isin(month)])
-    before = compute_kpi_summary(contacts[contacts["period"].isin(analysis.baseline)])
+    now = analysis.kpi_summary(agents=members)
+    before = analysis.kpi_summary(agents=members, months=analysis.windows.baseline.labels)
     table = compare_kpi_to_baseline(now, before)
     site_now = analysis.kpi_summary(group_by="site")
     site_now = site_now[site_now["site"] == site].set_index("kpi")
@@ -186,7 +183,7 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
     effects = analysis.session_effects
     mine = effects[effects["supervisor_id"] == supervisor_id]
     effectiveness = compute_coaching_effectiveness(mine)
-    notes = []
+    notes = [f"Dates and {MONTHS_NOTE}."]
     if not analysis.data.has_table("coaching"):
         notes.append("No coaching table was supplied: coaching history is not shown.")
     if not analysis.data.has_table("supervisor_time"):
@@ -235,9 +232,7 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
     priorities = analysis.coaching_priorities(kpi=PRIMARY_KPI)
     priorities = priorities[priorities["agent_id"].isin(members)]
     trends = analysis.trends[analysis.trends["agent_id"].isin(members)]
-    month = analysis.contacts[(analysis.contacts["period"] == str(analysis.report_period))
-                              & analysis.contacts["agent_id"].isin(members)]
-    kpis = compute_kpi_summary(month, group_by="agent_id", min_responses=10)
+    kpis = analysis.kpi_summary(group_by="agent_id", agents=members, min_responses=10)
     coaching = analysis.data.table("coaching")
     start = pd.Timestamp(analysis.report_period.shift(-2).start)
     end = pd.Timestamp(analysis.report_period.end)
@@ -392,7 +387,7 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
         ref.reset_index().assign(who=reference) if vendor != reference else mine.iloc[0:0]])
     adoption_svg = figure_svg(plot_behaviour_adoption(adoption_plot, hue="who")) \
         if len(adoption_plot) else None
-    notes = []
+    notes = [f"Dates and {MONTHS_NOTE}."]
     if vendor == reference:
         notes.append("This is the reference group: other vendors are compared with it.")
     if not analysis.data.has_table("targets"):

@@ -63,6 +63,29 @@ def _stochastic_round(rng: np.random.Generator, x: np.ndarray, low: int, high: i
     return np.clip(out, low, high)
 
 
+def _as_exported(local: pd.DatetimeIndex, zones: np.ndarray, *, seed: tuple) -> np.ndarray:
+    """Local times written as exports write them: a third naive (local), a third in UTC
+    (``Z``), a third with the site's own offset (``-05:00``), all the same instants.
+
+    Times that daylight saving makes ambiguous or non-existent stay naive. A
+    separate random stream, so the sample's other numbers do not change.
+    """
+    style = np.random.default_rng(seed).integers(0, 3, size=len(local))
+    out = np.asarray(local.strftime("%Y-%m-%dT%H:%M:%S"), dtype=object)
+    for zone in np.unique(zones):
+        mine = np.flatnonzero(zones == zone)
+        aware = pd.DatetimeIndex(local[mine]).tz_localize(zone, ambiguous="NaT",
+                                                          nonexistent="NaT")
+        ok = ~aware.isna()
+        utc = np.flatnonzero(ok & (style[mine] == 1))
+        own = np.flatnonzero(ok & (style[mine] == 2))
+        out[mine[utc]] = aware[utc].tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        offset = aware[own].strftime("%z")
+        out[mine[own]] = (aware[own].strftime("%Y-%m-%dT%H:%M:%S")
+                          + offset.str[:3] + ":" + offset.str[3:])
+    return out
+
+
 def make_sample_data(
     *,
     agents: int = 120,
@@ -199,6 +222,7 @@ def make_sample_data(
     started = pd.to_datetime(month_start[c_month] + (day * 86400 + seconds) * 10**9)
     order = np.lexsort((started.values, c_agent))
     c_agent, c_month, started = c_agent[order], c_month[order], started[order]
+    zones = np.array([s[5] for s in SITES])  # times are local: on the site's clock
 
     # Supervisor and site of each contact, by the roster on its date.
     c_sup = agent_sup[c_agent].copy()
@@ -291,7 +315,7 @@ def make_sample_data(
     interactions = pd.DataFrame({
         "interaction_id": interaction_ids,
         "agent_id": np.array(agent_ids)[c_agent],
-        "started_at": started.strftime("%Y-%m-%dT%H:%M:%S"),
+        "started_at": _as_exported(started, zones[c_site], seed=(seed, 1)),
         "channel": np.array([c[0] for c in CHANNELS])[channel_idx],
         "aht_seconds": aht.astype(int),
         "fcr": np.where(fcr_known, np.where(fcr, "true", "false"), ""),
@@ -301,7 +325,11 @@ def make_sample_data(
     })
 
     # --- QA ---------------------------------------------------------------
-    evaluated = np.flatnonzero(np.where(surveyed, rng.random(n) < 0.35, rng.random(n) < 0.04))
+    # A QA team evaluates about a dozen contacts per agent-month whatever the
+    # volume (favouring surveyed ones), so busier centres evaluate a smaller share.
+    qa_share = min(1.0, 120 / contacts_per_month)
+    evaluated = np.flatnonzero(np.where(surveyed, rng.random(n) < 0.35 * qa_share,
+                                        rng.random(n) < 0.04 * qa_share))
     lag = rng.integers(0, 4, size=len(evaluated))
     eval_at = started[evaluated] + pd.to_timedelta(lag, unit="D") + pd.Timedelta(hours=1)
     eval_at = eval_at.where(eval_at <= window_end + pd.Timedelta(hours=23), started[evaluated])
@@ -315,7 +343,8 @@ def make_sample_data(
         "interaction_id": np.repeat(interaction_ids[evaluated], n_beh),
         "agent_id": np.repeat(np.array(agent_ids)[c_agent[evaluated]], n_beh),
         "evaluator_id": np.repeat(rng.choice(evaluators, size=len(evaluated)), n_beh),
-        "evaluated_at": np.repeat(eval_at.strftime("%Y-%m-%dT%H:%M:%S"), n_beh),
+        "evaluated_at": np.repeat(_as_exported(eval_at, zones[c_site[evaluated]], seed=(seed, 2)),
+                                  n_beh),
         "behavior_id": np.tile(beh_ids, len(evaluated)),
         "score": score_text,
     })
@@ -390,11 +419,20 @@ def make_sample_data(
              "to_supervisor": supervisors[t][0], "on": on.date().isoformat()}
             for a, o, t, on in movers
         ],
-        "sites": [{"site": s[0], "vendor": s[1], "shore": s[2]} for s in SITES],
+        "sites": [{"site": s[0], "vendor": s[1], "shore": s[2], "time_zone": s[5]}
+                  for s in SITES],
+        "local_month_contacts": {
+            SITES[s][0]: {str(m): int(n) for m, n in
+                          pd.Series(started[c_site == s].to_period("M")).value_counts()
+                          .sort_index().items()}
+            for s in range(len(SITES))},
     }
     tables = {
         "roster": roster, "interactions": interactions, "qa_scores": qa_scores,
         "qa_form": qa_form, "coaching": coaching, "targets": targets,
         "supervisor_time": supervisor_time,
+        "sites": pd.DataFrame({"site": [s[0] for s in SITES], "time_zone": [s[5] for s in SITES],
+                               "site_name": [s[0] for s in SITES],
+                               "country": [s[6] for s in SITES]}),
     }
     return SampleData(tables=dict(sorted(tables.items())), truth=truth)
