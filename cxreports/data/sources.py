@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import contextlib
 import hashlib
 import io
 import os
@@ -82,9 +83,12 @@ def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     limit = memory_limit or os.environ.get("CXREPORTS_DUCKDB_MEMORY", "2.5GB")
     spill = Path(tempfile.gettempdir()) / f"cxreports-duckdb-{os.getpid()}"
     for setting in ("TimeZone = 'UTC'", f"memory_limit = '{limit}'",
-                    f"temp_directory = '{spill.as_posix()}'", "enable_progress_bar = false"):
+                    f"temp_directory = '{spill.as_posix()}'"):
         # Fetched so no pending result blocks a later register() (DuckDB 2).
         con.execute(f"SET {setting}").fetchall()
+    # A bar on stderr clutters logs; in a Jupyter kernel DuckDB refuses the setting.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false").fetchall()
     return con
 
 
