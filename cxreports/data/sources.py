@@ -17,9 +17,9 @@ so row N is line N + 1 unless a quoted value holds a line break.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
-import contextlib
 import hashlib
 import io
 import os
