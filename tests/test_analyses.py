@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cxreports.analyses.kpi_summary import compare_to_targets, compute_kpi_summary
 from cxreports.analyses.rankings import compute_top_overlap, rank_agents
@@ -26,7 +27,23 @@ def test_coaching_effectiveness_per_supervisor_has_intervals(analysis):
     per = analysis.coaching_effectiveness(group_by="supervisor_id")
     shown = per[per["verdict"] != "insufficient_data"]
     assert len(shown) >= 5
-    assert (shown["ci_low"] <= shown["lift"]).all() and (shown["lift"] <= shown["ci_high"]).all()
+    # Reference, by hand: the mean of the supervisor's session difference-in-differences
+    # with an agent-clustered (CR1) standard error, sqrt(G/(G-1) * sum_g r_g^2) / n where
+    # r_g is agent g's sum of residuals, and a t interval on G-1 degrees of freedom.
+    sessions = analysis.session_effects
+    for row in shown.itertuples():
+        part = sessions[sessions["supervisor_id"] == row.group]
+        did = part["did"].to_numpy(float)
+        mean = did.mean()
+        by_agent = pd.Series(did - mean).groupby(part["agent_id"].to_numpy()).sum()
+        g = len(by_agent)
+        se = np.sqrt(g / (g - 1) * (by_agent**2).sum()) / len(did)
+        half = stats.t.ppf(0.975, g - 1) * se
+        assert row.n_sessions == len(did) and row.n_agents == g
+        assert row.lift == pytest.approx(mean, abs=1e-12)
+        assert row.ci_low == pytest.approx(mean - half, abs=1e-12)
+        assert row.ci_high == pytest.approx(mean + half, abs=1e-12)
+        assert row.p_value == pytest.approx(2 * stats.t.sf(abs(mean / se), g - 1), abs=1e-12)
 
 
 def test_coaching_coverage_counts_own_team_and_time_share(analysis):
@@ -76,7 +93,19 @@ def test_top_overlap_aligned_on_planted_data(analysis):
     assert overlap["verdict"] == "aligned"
     assert overlap["overlap"] > overlap["expected_overlap"]
     assert overlap["spearman_ci_low"] > 0
-    assert 0 <= overlap["jaccard"] <= 1
+    # Reference, recomputed from the eligible agents' ranks: the two top-N sets, their
+    # overlap and Jaccard index, and pandas' Spearman correlation of the ranks.
+    ranked = analysis.rankings(kpi="csat")
+    eligible = ranked[ranked["eligible"]]
+    n = min(20, len(eligible) // 3)
+    top_qa = set(eligible.nsmallest(n, "qa_rank")["agent_id"])
+    top_kpi = set(eligible.nsmallest(n, "kpi_rank")["agent_id"])
+    assert (overlap["n_agents"], overlap["top_n"]) == (len(eligible), n)
+    assert overlap["overlap"] == len(top_qa & top_kpi)
+    assert overlap["jaccard"] == pytest.approx(len(top_qa & top_kpi) / len(top_qa | top_kpi))
+    assert overlap["expected_overlap"] == pytest.approx(n * n / len(eligible))
+    assert overlap["spearman"] == pytest.approx(
+        eligible["qa_rank"].corr(eligible["kpi_rank"], method="spearman"), abs=1e-12)
 
 
 def test_unrelated_rankings_are_not_aligned():
@@ -157,7 +186,7 @@ def test_qa_form_audit_finds_ceiling_and_empty_behaviours(analysis, truth):
 
 def test_kpi_summary_matches_hand_computation(analysis):
     summary = analysis.kpi_summary(group_by="vendor").set_index(["vendor", "kpi"])
-    month = analysis.contacts[analysis.contacts["period"] == "2026-10"]
+    month = analysis.contacts_frame(months=["2026-10"])
     inhouse = month[month["vendor"] == "in-house"]
     csat = inhouse["csat"].dropna()
     assert summary.loc[("in-house", "csat"), "value"] == pytest.approx(csat.mean())
@@ -180,9 +209,13 @@ def test_intervals_reference_values():
     low, high = wilson_interval(8, 10)
     assert float(low) == pytest.approx(0.4901625, abs=1e-6)
     assert float(high) == pytest.approx(0.9433178, abs=1e-6)
-    # NPS of 5 promoters, 3 passives, 2 detractors: 30 points.
+    # NPS of 5 promoters, 3 passives, 2 detractors: 30 points. Wald interval by hand
+    # (Rocks 2016): se = sqrt((p + d - (p - d)^2) / n) = sqrt((0.7 - 0.09) / 10)
+    # = 0.2469818; 30 +/- 100 * 1.959964 * se -> -18.40754, 78.40754.
     value, lo, hi, n = nps_interval(pd.Series([10] * 5 + [8] * 3 + [2] * 2))
-    assert value == pytest.approx(30.0) and n == 10 and lo < 30 < hi
+    assert value == pytest.approx(30.0) and n == 10
+    assert float(lo) == pytest.approx(-18.40754, abs=1e-5)
+    assert float(hi) == pytest.approx(78.40754, abs=1e-5)
 
 
 def test_targets_rag_status():

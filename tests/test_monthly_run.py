@@ -1,8 +1,14 @@
-"""The scheduled run end to end: manifest, rejects, fault isolation, resume, lock, Dask."""
+"""The scheduled run end to end: manifest, rejects, fault isolation, resume, lock, Dask.
+
+Most tests read the session's monthly run (``shared_run`` in conftest.py: the
+broken sample, so rows are set aside and a finished run exits 1 even when
+nothing failed) or change and resume a copy of it (``copy_run``). The shared
+run, the killed run and the Dask run are ``cxreports run`` in a subprocess;
+the resume tests run the command in this process (``invoke_cli``).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,25 +18,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from cxreports.core.files import sha256_of
 from cxreports.run.monthly import RunLock
-from tests.conftest import run_cli
-
-pytestmark = pytest.mark.slow
-
-
-def write_params(path: Path, source: Path, out: Path, **extra) -> Path:
-    params = {"source": str(source), "period": "2026-10", "out": str(out),
-              "kpis": ["csat", "fcr"], "group_by": ["vendor"],
-              "notebooks": ["qa_form_audit"], "workers": 2, **extra}
-    path.write_text(yaml.safe_dump(params))
-    return path
-
-
-def manifest(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text())
+from tests.conftest import copy_run, invoke_cli, manifest, new_run, run_cli, write_params
 
 
 def check_outputs(out: Path, data: dict) -> None:
@@ -41,16 +32,9 @@ def check_outputs(out: Path, data: dict) -> None:
                 assert sha256_of(out / rel) == digest
 
 
-@pytest.fixture(scope="module")
-def broken_run(broken_source, broken_record, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "out"
-    params = write_params(out.parent / "p.yaml", broken_source, out)
-    result = run_cli("run", params)
-    return out, result
-
-
-def test_end_to_end_with_broken_rows(broken_run, broken_record):
-    out, result = broken_run
+@pytest.mark.slow
+def test_end_to_end_with_broken_rows(shared_run, broken_record):
+    out, result = shared_run.out, shared_run.result
     assert result.returncode == 1, result.stderr  # rows were set aside
     data = manifest(out)
     assert data["exit_code"] == 1 and data["failures"] == []
@@ -75,60 +59,65 @@ def test_end_to_end_with_broken_rows(broken_run, broken_record):
     assert not (out / ".snapshot").exists()
 
 
-def test_failed_pack_recorded_then_resume_redoes_only_it(small_source, tmp_path):
-    out = tmp_path / "out"
-    params = write_params(tmp_path / "p.yaml", small_source, out, notebooks=[])
-    blocker = out / "packs" / "S02.pdf"
+@pytest.mark.slow
+def test_failed_pack_recorded_then_resume_redoes_only_it(shared_run, tmp_path, monkeypatch):
+    run = new_run(shared_run, tmp_path / "run")
+    params = run.params(notebooks=[])
+    blocker = run.out / "packs" / "S02.pdf"
     blocker.mkdir(parents=True)  # a directory where the PDF should go: the rename fails
-    first = run_cli("run", params)
-    assert first.returncode == 1
-    data = manifest(out)
+    monkeypatch.chdir(run.folder)  # the parameters name src/ and out/ relative to it
+    first = invoke_cli("run", params.name)
+    assert first.exit_code == 1
+    data = manifest(run.out)
     assert [f["key"] for f in data["failures"]] == ["S02"]
     assert "S02" in first.stderr
-    others = {p.name: p.stat().st_mtime_ns for p in (out / "packs").glob("*.pdf")
+    others = {p.name: p.stat().st_mtime_ns for p in (run.out / "packs").glob("*.pdf")
               if p.is_file()}
     assert len(others) == data["steps"]["packs"]["done"] - 1
     blocker.rmdir()
-    second = run_cli("run", params, "--resume")
-    assert second.returncode == 0, second.stderr
-    data = manifest(out)
+    second = invoke_cli("run", params.name, "--resume")
+    assert second.exit_code == 1, second.stderr  # the rows set aside, nothing failed:
+    data = manifest(run.out)
     assert data["steps"]["packs"]["done"] == 1 and data["failures"] == []
     assert data["steps"]["scorecards"]["done"] == 0 and data["steps"]["tables"]["done"] == 0
     for name, mtime in others.items():
-        assert (out / "packs" / name).stat().st_mtime_ns == mtime  # untouched
-    check_outputs(out, data)
+        assert (run.out / "packs" / name).stat().st_mtime_ns == mtime  # untouched
+    check_outputs(run.out, data)
 
 
-def test_resume_redoes_what_changed_inputs_affect(small_source, tmp_path):
-    import shutil
+@pytest.mark.slow
+def test_resume_redoes_what_changed_inputs_affect(shared_run, tmp_path, monkeypatch):
+    assert manifest(shared_run.out)["steps"]["packs"]["kept"] == 0  # a fresh run made them
+    run = copy_run(shared_run, tmp_path / "run")
+    params = run.params(notebooks=[], scorecards=False)
+    monkeypatch.chdir(run.folder)  # the parameters name src/ and out/ relative to it
+    again = invoke_cli("run", params.name, "--resume")
+    assert again.exit_code == 1, again.stderr  # the rows set aside, nothing failed
+    assert manifest(run.out)["failures"] == []
+    assert manifest(run.out)["steps"]["packs"]["done"] == 0  # nothing to do
+    targets = run.src / "targets.csv"
+    text = targets.read_text()
+    assert "4.0,all" in text
+    targets.write_text(text.replace("4.0,all", "4.2,all"))
+    changed = invoke_cli("run", params.name, "--resume")
+    assert changed.exit_code == 1, changed.stderr
+    assert manifest(run.out)["failures"] == []
+    assert manifest(run.out)["steps"]["packs"]["kept"] == 0  # inputs changed: all redone
 
-    src = tmp_path / "src"
-    shutil.copytree(small_source, src)
-    out = tmp_path / "out"
-    params = write_params(tmp_path / "p.yaml", src, out, notebooks=[], scorecards=False)
-    assert run_cli("run", params).returncode == 0
-    assert manifest(out)["steps"]["packs"]["kept"] == 0
-    again = run_cli("run", params, "--resume")
-    assert again.returncode == 0
-    assert manifest(out)["steps"]["packs"]["done"] == 0  # nothing to do
-    targets = src / "targets.csv"
-    targets.write_text(targets.read_text().replace("4.0,all", "4.2,all"))
-    changed = run_cli("run", params, "--resume")
-    assert changed.returncode == 0
-    assert manifest(out)["steps"]["packs"]["kept"] == 0  # inputs changed: all redone
 
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(shared_run, tmp_path):
+    # The reference is the shared run: same input and parameters, but it also
+    # ran notebooks, which this run leaves out.
+    expected = {(e["step"], e["key"]): e["sha256"] for e in manifest(shared_run.out)["outputs"]
+                if e["step"] != "notebooks"}
 
-def test_killed_run_resumes_to_the_same_result(small_source, tmp_path):
-    reference = tmp_path / "reference"
-    params = write_params(tmp_path / "ref.yaml", small_source, reference, notebooks=[])
-    assert run_cli("run", params).returncode == 0
-    expected = {(e["step"], e["key"]): e["sha256"] for e in manifest(reference)["outputs"]}
-
-    out = tmp_path / "out"
-    params = write_params(tmp_path / "p.yaml", small_source, out, notebooks=[], workers=1)
+    run = new_run(shared_run, tmp_path / "run")
+    out = run.out
+    params = run.params(notebooks=[], workers=1)
     proc = subprocess.Popen([sys.executable, "-m", "cxreports", "run", str(params)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, cwd=run.folder)
     journal = out / ".journal.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -141,9 +130,10 @@ def test_killed_run_resumes_to_the_same_result(small_source, tmp_path):
     assert done_before, "the run was killed after some packs were written"
     assert manifest(out)["exit_code"] is None  # the manifest says the run did not finish
 
-    resumed = run_cli("run", params, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = run.run(params.name, "--resume")
+    assert resumed.returncode == 1, resumed.stderr  # the rows set aside, nothing failed
     data = manifest(out)
+    assert data["failures"] == []
     got = {(e["step"], e["key"]): e["sha256"] for e in data["outputs"]}
     assert got == expected
     for name, mtime in done_before.items():
@@ -155,9 +145,9 @@ def test_second_run_on_same_folder_refuses(small_source, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     params = write_params(tmp_path / "p.yaml", small_source, out, notebooks=[])
-    with RunLock(out):
-        result = run_cli("run", params)
-    assert result.returncode == 2
+    with RunLock(out):  # flock: a second open of the file conflicts, even in this process
+        result = invoke_cli("run", params)
+    assert result.exit_code == 2
     assert "another cxreports run is writing" in result.stderr
     assert not (out / "manifest.json").exists()
 
@@ -171,11 +161,11 @@ def test_bad_parameters_stop_before_anything_is_written(small_source, tmp_path):
     }
     for _, (extra, message) in cases.items():
         params = write_params(tmp_path / "p.yaml", small_source, out, **extra)
-        result = run_cli("run", params)
-        assert result.returncode == 2 and message in result.stderr, result.stderr
+        result = invoke_cli("run", params)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
     params = write_params(tmp_path / "p.yaml", tmp_path / "missing", out)
-    result = run_cli("run", params)
-    assert result.returncode == 2 and "does not exist" in result.stderr
+    result = invoke_cli("run", params)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
     assert not out.exists()
 
 
@@ -186,20 +176,20 @@ def _notebook_cells(path: Path, out: Path) -> list:
             for c in nb.cells]
 
 
-def test_dask_executor_gives_the_same_outputs(small_source, tmp_path):
+@pytest.mark.slow
+def test_dask_executor_gives_the_same_outputs(shared_run, tmp_path):
     from distributed import LocalCluster
 
-    local = tmp_path / "local"
-    params = write_params(tmp_path / "local.yaml", small_source, local)
-    assert run_cli("run", params).returncode == 0
+    local = shared_run.out  # the same source and parameters, run with executor: local
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
         remote = tmp_path / "dask"
-        params = write_params(tmp_path / "dask.yaml", small_source, remote,
+        params = write_params(tmp_path / "dask.yaml", shared_run.src.resolve(), remote,
                               executor=f"dask://{address}")
         result = run_cli("run", params)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the rows set aside, nothing failed
+    assert manifest(remote)["failures"] == []
     a = {(e["step"], e["key"]): e for e in manifest(local)["outputs"]}
     b = {(e["step"], e["key"]): e for e in manifest(remote)["outputs"]}
     assert a.keys() == b.keys()

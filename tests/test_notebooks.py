@@ -9,8 +9,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from cxreports.analyses.analysis import Analysis
 from cxreports.core.errors import UnusableInputError
+from cxreports.core.files import sha256_of
 from cxreports.reports.display import TABLE_MIME
 from cxreports.run.notebooks import (
     SHARED_PARAMETERS,
@@ -21,7 +21,7 @@ from cxreports.run.notebooks import (
     plan_notebook_jobs,
     run_notebooks,
 )
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, manifest, run_cli
 
 NOTEBOOKS = ["behaviour_trends", "coaching_effectiveness", "driver_analysis",
              "qa_form_audit", "vendor_comparison"]
@@ -80,44 +80,67 @@ def _figures(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def executed(default_source, tmp_path_factory):
-    """Every notebook for one site and one vendor, plus a failing job, run in parallel."""
+def demo_notebooks(wheel_demo) -> dict[tuple[str, str], tuple[dict, Path]]:
+    """The demo's executed notebooks: every notebook for every site and vendor of the
+    default sample, run by the monthly job (see ``wheel_demo`` in conftest.py).
+    (notebook, group) -> (manifest entry, the demo's output folder)."""
+    found = {}
+    for entry in manifest(wheel_demo.out)["outputs"]:
+        if entry["step"] == "notebooks":
+            notebook, _, group = entry["key"].split("--")
+            found[(notebook, group)] = (entry, wheel_demo.out)
+    return found
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_for_a_site_and_a_vendor(demo_notebooks):
+    assert {"Lisbon", "Harbor BPO"} <= {group for _, group in demo_notebooks}
+    assert {name for name, _ in demo_notebooks} == set(NOTEBOOKS)
+    for (name, group), (entry, out) in demo_notebooks.items():
+        assert entry["status"] == "ok", (name, group, entry["error"])
+        ipynb = out / entry["path"]
+        [[html, _]] = entry["extra"]
+        assert ipynb.exists() and (out / html).exists()
+        assert _figures(ipynb) >= 1, name
+        assert len(_tables(ipynb)) >= 1, name
+
+
+@pytest.fixture(scope="module")
+def failing_batch(small_source, tmp_path_factory):
+    """A failing job (a site that does not exist) first, then two good ones, two at a time."""
     out = tmp_path_factory.mktemp("notebooks")
-    jobs = plan_notebook_jobs(notebooks=NOTEBOOKS, groups={"site": ["Lisbon"],
-                                                           "vendor": ["Harbor BPO"]},
-                              source=str(default_source), period="2026-10",
+    jobs = plan_notebook_jobs(notebooks=["qa_form_audit"], groups={"site": ["Lisbon"],
+                                                                   "vendor": ["Harbor BPO"]},
+                              source=str(small_source), period="2026-10",
                               kpis=["csat", "fcr"], out_dir=out)
-    jobs.append(NotebookJob("driver_analysis", {**jobs[0].parameters, "group": "Atlantis"},
-                            str(out), "site", "Atlantis", folder=jobs[0].folder))
+    jobs.insert(0, NotebookJob("driver_analysis", {**jobs[0].parameters, "group": "Atlantis"},
+                               str(out), "site", "Atlantis", folder=jobs[0].folder))
     results = run_notebooks(jobs, workers=2)
     return {(r.notebook, r.group): r for r in results}
 
 
 @pytest.mark.slow
-def test_every_notebook_runs_for_a_site_and_a_vendor(executed):
-    for name in NOTEBOOKS:
-        for group in ("Lisbon", "Harbor BPO"):
-            result = executed[(name, group)]
-            assert result.status == "ok", (name, group, result.error)
-            assert Path(result.ipynb).exists() and Path(result.html).exists()
-            assert _figures(Path(result.ipynb)) >= 1, name
-            assert len(_tables(Path(result.ipynb))) >= 1, name
-
-
-@pytest.mark.slow
-def test_failing_notebook_recorded_and_others_finish(executed):
-    bad = executed[("driver_analysis", "Atlantis")]
+def test_failing_notebook_recorded_and_others_finish(failing_batch):
+    bad = failing_batch[("driver_analysis", "Atlantis")]
     assert bad.status == "failed"
     assert "ValueError" in bad.error and "Atlantis" in bad.error
     assert bad.cell is not None
     assert Path(bad.ipynb).exists()  # the executed notebook is kept as the record
-    assert sum(r.status == "ok" for r in executed.values()) == 2 * len(NOTEBOOKS)
+    assert sum(r.status == "ok" for r in failing_batch.values()) == len(failing_batch) - 1
+
+
+def _same_files(folder: Path, other: Path) -> bool:
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    return names == sorted(p.name for p in other.iterdir() if p.is_file()) and all(
+        sha256_of(folder / n) == sha256_of(other / n) for n in names)
 
 
 @pytest.mark.slow
-def test_numbers_shown_equal_the_library(executed, default_source):
-    analysis = Analysis.from_source(default_source, period="2026-10")
-    shown = _tables(Path(executed[("driver_analysis", "Harbor BPO")].ipynb))["drivers"]
+def test_numbers_shown_equal_the_library(demo_notebooks, wheel_demo, default_source, analysis):
+    # The demo's data is the default sample, which `analysis` was made from.
+    assert _same_files(wheel_demo.out / "data", default_source)
+    entry, out = demo_notebooks[("driver_analysis", "Harbor BPO")]
+    shown = _tables(out / entry["path"])["drivers"]
     expected = analysis.drivers(kpis=["csat", "fcr"], group_by="vendor")
     expected = expected[(expected["group"] == "Harbor BPO") & (expected["kpi"] == "csat")]
     pd.testing.assert_series_equal(shown["estimate"].reset_index(drop=True),
@@ -125,21 +148,23 @@ def test_numbers_shown_equal_the_library(executed, default_source):
                                    check_names=False, rtol=1e-12)
     assert list(shown["verdict"]) == list(expected["verdict"])
 
-    shown = _tables(Path(executed[("vendor_comparison", "Harbor BPO")].ipynb))["kpi_by_vendor"]
+    entry, out = demo_notebooks[("vendor_comparison", "Harbor BPO")]
+    shown = _tables(out / entry["path"])["kpi_by_vendor"]
     expected = analysis.kpi_summary(group_by="vendor")
     pd.testing.assert_series_equal(shown["value"], expected["value"], check_names=False,
                                    rtol=1e-12)
 
-    shown = _tables(Path(executed[("qa_form_audit", "Lisbon")].ipynb))["qa_form_audit"]
+    entry, out = demo_notebooks[("qa_form_audit", "Lisbon")]
+    shown = _tables(out / entry["path"])["qa_form_audit"]
     expected = analysis.qa_form_audit(group_by="site", group="Lisbon")
     assert list(shown["recommendation"]) == list(expected["recommendation"])
 
 
 @pytest.mark.slow
-def test_cli_notebooks_runs_params_file(default_source, tmp_path):
+def test_cli_notebooks_runs_params_file(small_source, tmp_path):
     params = tmp_path / "p.yaml"
     params.write_text(json.dumps({
-        "source": str(default_source), "period": "2026-10", "out": str(tmp_path / "out"),
+        "source": str(small_source), "period": "2026-10", "out": str(tmp_path / "out"),
         "group_by": ["vendor"], "notebooks": ["qa_form_audit"], "workers": 2}))
     result = run_cli("notebooks", params)
     assert result.returncode == 0, result.stderr
@@ -151,11 +176,11 @@ def test_cli_notebooks_runs_params_file(default_source, tmp_path):
 def test_cli_notebooks_refuses_bad_params(tmp_path):
     params = tmp_path / "p.yaml"
     params.write_text("source: ''\nperiod: 2026-10\nout: x\nworkerz: 2\n")
-    result = run_cli("notebooks", params)
-    assert result.returncode == 2 and "unknown key 'workerz'" in result.stderr
+    result = invoke_cli("notebooks", params)
+    assert result.exit_code == 2 and "unknown key 'workerz'" in result.stderr
     params.write_text("source: ''\nperiod: 2026-10-01\nout: x\n")
-    result = run_cli("notebooks", params)
-    assert result.returncode == 2 and "YYYY-MM" in result.stderr
+    result = invoke_cli("notebooks", params)
+    assert result.exit_code == 2 and "YYYY-MM" in result.stderr
     params.write_text("source: ''\nperiod: 2026-10\nout: x\nnotebooks: [nope]\n")
-    result = run_cli("notebooks", params)
-    assert result.returncode == 2 and "notebook 'nope' not found" in result.stderr
+    result = invoke_cli("notebooks", params)
+    assert result.exit_code == 2 and "notebook 'nope' not found" in result.stderr

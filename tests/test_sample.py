@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from cxreports import make_sample_data, validate_source
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 
 def test_same_seed_same_data_and_different_seed_differs():
@@ -44,17 +44,17 @@ def test_default_sample_shape():
 
 
 def test_cli_sample_data_writes_contract_tables_and_truth(tmp_path):
-    result = run_cli("sample-data", "--out", tmp_path, "--agents", "20", "--months", "2",
-                     "--contacts", "15", "--seed", "5")
-    assert result.returncode == 0, result.stderr
+    result = invoke_cli("sample-data", "--out", tmp_path, "--agents", "20", "--months", "2",
+                        "--contacts", "15", "--seed", "5")
+    assert result.exit_code == 0, result.stderr
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["seed"] == 5 and truth["agents"] == 20
     assert validate_source(tmp_path).rows_set_aside == 0
 
 
 def test_cli_sample_data_refuses_bad_arguments(tmp_path):
-    assert run_cli("sample-data", "--out", tmp_path, "--agents", "2").returncode == 2
-    bad = run_cli("sample-data", "--out", tmp_path, "--format", "xlsx")
-    assert bad.returncode == 2 and "xlsx" in bad.stderr
-    bad = run_cli("sample-data", "--out", tmp_path, "--last-period", "2026-13")
-    assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+    assert invoke_cli("sample-data", "--out", tmp_path, "--agents", "2").exit_code == 2
+    bad = invoke_cli("sample-data", "--out", tmp_path, "--format", "xlsx")
+    assert bad.exit_code == 2 and "xlsx" in bad.stderr
+    bad = invoke_cli("sample-data", "--out", tmp_path, "--last-period", "2026-13")
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.stderr
