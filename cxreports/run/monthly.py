@@ -180,7 +180,7 @@ class _Run:
             return None
         for rel, digest in [(entry["path"], entry["sha256"]), *entry.get("extra", [])]:
             path = self.out / rel
-            if not path.exists() or sha256_of(path) != digest:
+            if not path.is_file() or sha256_of(path) != digest:
                 return None
         return {**entry, "reused": True}
 
