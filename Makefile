@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/cxreports demo --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/ruff check cxreports tests benchmarks notebooks
+	$(BIN)/ruff check cxreports tests benchmarks notebooks scripts
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -41,7 +41,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff check cxreports tests benchmarks notebooks
+	$(BIN)/ruff check cxreports tests benchmarks notebooks scripts
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
