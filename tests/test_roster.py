@@ -56,3 +56,28 @@ def test_overlapping_assignments_latest_start_wins():
     assert placed["supervisor_id"].tolist()[:3] == ["old", "new", "old"]
     assert pd.isna(placed["supervisor_id"].iloc[3])
     assert len(placed) == len(facts)
+
+
+def test_roster_segments_agree_with_roster_on_for_nested_and_tied_assignments():
+    import duckdb
+
+    from cxreports.data.roster import roster_segments_sql
+
+    roster = pd.DataFrame({
+        "agent_id": ["a1", "a1", "a1", "a2", "a2"],
+        "site": ["Leeds", "Lisbon", "Manila", "Cebu", "Tulsa"],
+        "valid_from": pd.to_datetime(["2026-01-01", "2026-03-01", "2026-03-01",
+                                      "2026-05-01", "2026-06-01"]).date,
+        "valid_to": pd.to_datetime(["2026-12-31", "2026-04-30", "2026-03-10",
+                                    "2026-05-31", None]).date,
+        "row": [1, 2, 3, 4, 5],
+    })
+    con = duckdb.connect()
+    con.register("r", roster)
+    segments = con.execute(roster_segments_sql("r", ["site"], order="row")).df()
+    for day in pd.date_range("2025-12-30", "2027-01-02"):
+        d = day.date()
+        got = segments[(segments["seg_from"].dt.date <= d) & (segments["seg_to"].dt.date > d)]
+        expected = roster_on(roster, day)
+        assert sorted(zip(got["agent_id"], got["site"])) == sorted(
+            zip(expected["agent_id"], expected["site"])), d

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 
 from ..core.kpis import PRIMARY_KPI
 from ..core.periods import Period, parse_period
@@ -223,7 +223,7 @@ def compute_coaching_effectiveness(
             clusters = pd.factorize(part["agent_id"])[0]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = sm.OLS(part["did"].to_numpy(float), np.ones(len(part))).fit(
+                fit = OLS(part["did"].to_numpy(float), np.ones(len(part))).fit(
                     cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True)
             low, high = fit.conf_int()[0]
             row.update(lift=float(fit.params[0]), ci_low=float(low), ci_high=float(high),

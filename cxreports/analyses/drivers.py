@@ -57,8 +57,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats as st
+from statsmodels.discrete.discrete_model import Logit
+from statsmodels.regression.linear_model import OLS, WLS
 
 from ..core.kpis import kpi as kpi_spec
 from ..core.kpis import modelled_kpis
@@ -281,13 +282,13 @@ def _fit(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if logistic:
-                result = sm.Logit(y, x).fit(disp=0, maxiter=200, cov_type="cluster",
+                result = Logit(y, x).fit(disp=0, maxiter=200, cov_type="cluster",
                                             cov_kwds={"groups": clusters})
                 if not result.mle_retvals.get("converged", True):
                     raise RuntimeError("logit did not converge")
                 est, se, pvals, low, high = _average_discrete_effects(result, x, modelled)
             else:
-                model = sm.WLS(y, x, weights=weights) if weights is not None else sm.OLS(y, x)
+                model = WLS(y, x, weights=weights) if weights is not None else OLS(y, x)
                 result = model.fit(cov_type="cluster", cov_kwds={"groups": clusters},
                                    use_t=True)
                 est, se, pvals = result.params, result.bse, result.pvalues

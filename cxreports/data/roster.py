@@ -14,7 +14,13 @@ import pandas as pd
 
 from ..core.periods import Period, parse_period
 
-__all__ = ["ASSIGNMENT_COLUMNS", "assign_roster", "roster_for_period", "roster_on"]
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "assign_roster",
+    "roster_for_period",
+    "roster_on",
+    "roster_segments_sql",
+]
 
 #: Roster columns copied onto facts by :func:`assign_roster`.
 ASSIGNMENT_COLUMNS = [
@@ -130,3 +136,35 @@ def assign_roster(
         con.close()
     out = f.merge(picked, on="__fact_row", how="left").sort_values("__fact_row")
     return out.drop(columns="__fact_row").reset_index(drop=True)
+
+
+def roster_segments_sql(roster: str, columns: list[str], *, order: str) -> str:
+    """SQL for an agent's roster as disjoint pieces: ``agent_id, seg_from, seg_to, columns``.
+
+    ``seg_from`` is the first day of a piece and ``seg_to`` the day after its
+    last, so a date ``d`` is covered by the piece with ``seg_from <= d <
+    seg_to``; where assignments overlap, the piece carries the one that
+    started later (ties: the larger ``order``, the later roster row). A fact
+    table then needs one equality-and-range join instead of grouping every
+    fact by its matches, which keeps validation of millions of contacts
+    linear. ``roster`` is a relation or subquery with ``agent_id``,
+    ``valid_from``, ``valid_to`` (inclusive, NULL while current) and
+    ``columns``.
+    """
+    picked = ", ".join(f"arg_max(r.{c}, (r.valid_from, r.{order})) AS {c}" for c in columns)
+    return f"""
+        WITH spans AS (
+            SELECT *, coalesce(valid_to + 1, DATE '9999-12-31') AS valid_until FROM {roster}
+        ), bounds AS (
+            SELECT agent_id, valid_from AS b FROM spans
+            UNION SELECT agent_id, valid_until FROM spans
+        ), pieces AS (
+            SELECT agent_id, b AS seg_from,
+                   lead(b) OVER (PARTITION BY agent_id ORDER BY b) AS seg_to
+            FROM bounds
+        )
+        SELECT p.agent_id, p.seg_from, p.seg_to, {picked}
+        FROM pieces p JOIN spans r ON r.agent_id = p.agent_id
+         AND r.valid_from <= p.seg_from AND r.valid_until >= p.seg_to
+        GROUP BY p.agent_id, p.seg_from, p.seg_to
+    """

@@ -35,6 +35,7 @@ from .contract import (
     Column,
     Table,
 )
+from .roster import roster_segments_sql
 from .sources import ROW_COLUMN, RawTable, connect, load_source
 from .sql import sql_identifier, sql_literal
 
@@ -178,6 +179,8 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
     reports = {}
     for spec in TABLES:
         reports[spec.name] = _validate_table(con, spec, raw.get(spec.name))
+        if spec.name == "roster":  # sites comes before it in TABLES
+            _make_segments(con)
     return ValidatedData(con=con, source=os.fspath(source), reports=reports, raw=raw,
                          warnings=[*source_warnings, *_zone_warnings(con, reports)])
 
@@ -293,7 +296,7 @@ def _temporal_sql(r: _Raw) -> _ColumnSql:
     """``date``, ``timestamp`` and ``week`` (a date or ``2026-W40``, as its Monday).
 
     A timestamp with an offset (or a time-zone-aware column of a typed
-    source) becomes UTC here and is marked, so :func:`_localise` can turn it
+    source) becomes UTC here and is marked, so :func:`_localised` can turn it
     into the site's local time; one without an offset is already local.
     Dates are local dates as written.
     """
@@ -351,30 +354,45 @@ def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
     return out
 
 
-def _localise(con: duckdb.DuckDBPyConnection, spec: Table, stage: str) -> None:
-    """Move the stage's timestamps given with an offset to the local time of the agent's site.
+def _make_segments(con: duckdb.DuckDBPyConnection) -> None:
+    """``roster_segments``: the validated roster as disjoint pieces with each site's zone.
+
+    Built once, after the roster and ``sites``; the fact tables join it to
+    check that an agent was on the roster on the day and to find the time
+    zone of the agent's site (see :func:`_localised`).
+    """
+    spans = (f"(SELECT agent_id, valid_from, valid_to, site, {ROW_COLUMN} FROM checked_roster "
+             f"WHERE {_REASON} = '')")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE roster_segments AS SELECT g.*, t.time_zone FROM "
+        f"({roster_segments_sql(spans, ['site'], order=ROW_COLUMN)}) g LEFT JOIN "
+        f"(SELECT site, time_zone FROM checked_sites WHERE {_REASON} = '') t USING (site)"
+    )
+
+
+def _localised(spec: Table, stage: str, helpers: Iterable[str]) -> str:
+    """The stage with timestamps given with an offset moved to the local time of the agent's site.
 
     The site is the agent's on the instant's UTC date by the validated roster
     (the later-starting assignment where two overlap), its zone from the
     validated ``sites`` table; without one the time stays UTC. ICU's
-    time-zone database, not a fixed offset, decides daylight saving. Runs
-    once, here, so nothing downstream converts again.
+    time-zone database, not a fixed offset, decides daylight saving. Done
+    once, here, so nothing downstream converts again; the checks that follow
+    (on the roster on the day) see local times.
     """
-    if "agent_id" not in spec.column_index:
-        return
-    for col in (c for c in spec.columns if c.kind == "timestamp"):
-        name, marker = sql_identifier(col.name), _utc_marker(col.name)
-        day = f"CAST(s2.{name} AS DATE)"
-        con.execute(
-            f"UPDATE {stage} AS s SET {name} = timezone(z.tz, timezone('UTC', s.{name})) "
-            f"FROM (SELECT s2.{ROW_COLUMN} AS row_id, arg_max(t.time_zone, r.valid_from) AS tz "
-            f"FROM {stage} s2 JOIN checked_roster r ON r.{_REASON} = '' "
-            f"AND r.agent_id = s2.agent_id AND {day} >= r.valid_from "
-            f"AND (r.valid_to IS NULL OR {day} <= r.valid_to) "
-            f"JOIN checked_sites t ON t.{_REASON} = '' AND t.site = r.site "
-            f"WHERE s2.{marker} GROUP BY s2.{ROW_COLUMN}) AS z "
-            f"WHERE s.{ROW_COLUMN} = z.row_id"
-        )
+    excluded = f" EXCLUDE ({', '.join(helpers)})" if helpers else ""
+    replaced, joins = [], ""
+    if "agent_id" in spec.column_index:
+        for i, col in enumerate(c for c in spec.columns if c.kind == "timestamp"):
+            name, z = sql_identifier(col.name), f"z{i}"
+            day = f"CAST(s.{name} AS DATE)"
+            joins += (f" LEFT JOIN roster_segments {z} ON s.{_utc_marker(col.name)} "
+                      f"AND {z}.agent_id = s.agent_id AND {day} >= {z}.seg_from "
+                      f"AND {day} < {z}.seg_to")
+            replaced.append(f"CASE WHEN {z}.time_zone IS NULL THEN s.{name} ELSE "
+                            f"timezone({z}.time_zone, timezone('UTC', s.{name})) END AS {name}")
+    replace = f" REPLACE ({', '.join(replaced)})" if replaced else ""
+    return f"(SELECT s.*{excluded}{replace} FROM {stage} s{joins})"
 
 
 def _zone_warnings(con: duckdb.DuckDBPyConnection, reports: dict[str, TableReport]) -> list[str]:
@@ -432,9 +450,6 @@ def _validate_table(
         f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {ROW_COLUMN}, {', '.join(selects)}, "
         f"concat_ws('; ', {', '.join(problems)}) AS {_REASON} FROM {relation}"
     )
-    _localise(con, spec, stage)
-    for name in helpers:
-        con.execute(f"ALTER TABLE {stage} DROP COLUMN {name}")
 
     later = []  # extra reasons from passes 2 and 3, as SQL expressions over s.*
     joins = ""
@@ -456,13 +471,11 @@ def _validate_table(
         )
     if spec.agent_on:
         on_day = f"CAST(s.{sql_identifier(spec.agent_on)} AS DATE)"
+        joins += (f" LEFT JOIN roster_segments g ON g.agent_id = s.agent_id "
+                  f"AND {on_day} >= g.seg_from AND {on_day} < g.seg_to")
         later.append(
-            f"CASE WHEN s.agent_id IS NOT NULL AND {on_day} IS NOT NULL AND NOT EXISTS ("
-            f"SELECT 1 FROM checked_roster r WHERE r.{_REASON} = '' "
-            f"AND r.agent_id = s.agent_id AND {on_day} >= r.valid_from "
-            f"AND (r.valid_to IS NULL OR {on_day} <= r.valid_to)) THEN "
-            f"CASE WHEN EXISTS (SELECT 1 FROM checked_roster r2 WHERE r2.{_REASON} = '' "
-            f"AND r2.agent_id = s.agent_id) "
+            f"CASE WHEN s.agent_id IS NOT NULL AND {on_day} IS NOT NULL AND g.agent_id IS NULL "
+            f"THEN CASE WHEN s.agent_id IN (SELECT agent_id FROM roster_segments) "
             f"THEN 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster on ' "
             f"|| {on_day} "
             f"ELSE 'agent_id ' || {_quoted('s.agent_id')} || ' is not on the roster' END END"
@@ -479,7 +492,8 @@ def _validate_table(
         reason = f"concat_ws('; ', NULLIF(s.{_REASON}, ''), {', '.join(later)})"
     con.execute(
         f"CREATE OR REPLACE TABLE checked_{spec.name} AS "
-        f"SELECT s.* EXCLUDE ({_REASON}), {reason} AS {_REASON} FROM {stage} s{joins}"
+        f"SELECT s.* EXCLUDE ({_REASON}), {reason} AS {_REASON} "
+        f"FROM {_localised(spec, stage, helpers)} s{joins}"
     )
     con.execute(f"DROP TABLE {stage}")
     if spec.key:
