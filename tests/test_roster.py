@@ -79,5 +79,5 @@ def test_roster_segments_agree_with_roster_on_for_nested_and_tied_assignments():
         d = day.date()
         got = segments[(segments["seg_from"].dt.date <= d) & (segments["seg_to"].dt.date > d)]
         expected = roster_on(roster, day)
-        assert sorted(zip(got["agent_id"], got["site"])) == sorted(
-            zip(expected["agent_id"], expected["site"])), d
+        assert sorted(zip(got["agent_id"], got["site"], strict=True)) == sorted(
+            zip(expected["agent_id"], expected["site"], strict=True)), d
