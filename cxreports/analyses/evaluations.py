@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.kpis import KPIS
-from ..data.roster import assign_roster
+from ..data.roster import assign_roster, roster_segments_sql
 from ..data.sql import sql_identifier, sql_list, sql_literal
 from .kpi_summary import kpi_stats_sql
 
@@ -174,31 +174,16 @@ def contact_stats_sql(interactions: str, roster: str) -> str:
     so memory grows with agents and months, not with contacts; every KPI
     summary, agent-month and ranking is added up from them.
     """
-    team = ", ".join(f"r.{sql_identifier(c)}" for c in TEAM_COLUMNS)
     kpis = ", ".join(f"f.{sql_identifier(c)}" for c in KPI_COLUMNS)
-    # The roster cut into days-ranges where one assignment holds (the later-
-    # starting one where assignments overlap): small, and each contact then
-    # meets exactly one range, with no per-contact ranking over millions of rows.
-    segments = (
-        f"WITH r AS (SELECT agent_id, CAST(valid_from AS DATE) AS valid_from, "
-        f"coalesce(CAST(valid_to AS DATE), DATE '9999-12-30') AS valid_to, "
-        f"{', '.join(sql_identifier(c) for c in TEAM_COLUMNS)} FROM {roster}), "
-        f"cuts AS (SELECT agent_id, valid_from AS day FROM r UNION "
-        f"SELECT agent_id, valid_to + 1 FROM r), "
-        f"spans AS (SELECT agent_id, day AS span_from, lead(day) OVER (PARTITION BY agent_id "
-        f"ORDER BY day) AS span_end FROM cuts) "
-        f"SELECT s.agent_id, s.span_from, s.span_end, {team} FROM spans s JOIN r "
-        f"ON r.agent_id = s.agent_id AND r.valid_from <= s.span_from "
-        f"AND s.span_from <= r.valid_to "
-        f"QUALIFY row_number() OVER (PARTITION BY s.agent_id, s.span_from "
-        f"ORDER BY r.valid_from DESC) = 1"
-    )
+    # Each contact meets exactly one roster piece: no per-contact ranking
+    # over millions of rows.
+    segments = roster_segments_sql(roster, [sql_identifier(c) for c in TEAM_COLUMNS])
     team = ", ".join(f"g.{sql_identifier(c)}" for c in TEAM_COLUMNS)
     contacts = (
         f"SELECT f.agent_id, {kpis}, strftime(f.started_at, '%Y-%m') AS period, {team} "
         f"FROM {interactions} f LEFT JOIN ({segments}) g ON g.agent_id = f.agent_id "
-        f"AND CAST(f.started_at AS DATE) >= g.span_from "
-        f"AND CAST(f.started_at AS DATE) < g.span_end"
+        f"AND CAST(f.started_at AS DATE) >= g.seg_from "
+        f"AND CAST(f.started_at AS DATE) < g.seg_to"
     )
     return kpi_stats_sql(f"({contacts})", group_by=CONTACT_STATS_KEYS, drop_empty=False)
 

@@ -138,26 +138,29 @@ def assign_roster(
     return out.drop(columns="__fact_row").reset_index(drop=True)
 
 
-def roster_segments_sql(roster: str, columns: list[str], *, order: str) -> str:
+def roster_segments_sql(roster: str, columns: list[str], *, order: str | None = None) -> str:
     """SQL for an agent's roster as disjoint pieces: ``agent_id, seg_from, seg_to, columns``.
 
     ``seg_from`` is the first day of a piece and ``seg_to`` the day after its
     last, so a date ``d`` is covered by the piece with ``seg_from <= d <
     seg_to``; where assignments overlap, the piece carries the one that
-    started later (ties: the larger ``order``, the later roster row). A fact
-    table then needs one equality-and-range join instead of grouping every
-    fact by its matches, which keeps validation of millions of contacts
-    linear. ``roster`` is a relation or subquery with ``agent_id``,
+    started later (ties: the larger ``order``, such as the later roster
+    row). A fact table then needs one equality-and-range join instead of
+    ranking every fact's matches, which keeps joins over millions of
+    contacts linear. ``roster`` is a relation or subquery with ``agent_id``,
     ``valid_from``, ``valid_to`` (inclusive, NULL while current) and
     ``columns``.
     """
-    picked = ", ".join(f"arg_max(r.{c}, (r.valid_from, r.{order})) AS {c}" for c in columns)
+    picked = ", ".join(f"r.{c}" for c in columns)
+    tie = f", r.{order} DESC" if order else ""
     return f"""
         WITH spans AS (
-            SELECT *, coalesce(valid_to + 1, DATE '9999-12-31') AS valid_until FROM {roster}
+            SELECT *, CAST(valid_from AS DATE) AS day_from,
+                   coalesce(CAST(valid_to AS DATE) + 1, DATE '9999-12-31') AS day_until
+            FROM {roster}
         ), bounds AS (
-            SELECT agent_id, valid_from AS b FROM spans
-            UNION SELECT agent_id, valid_until FROM spans
+            SELECT agent_id, day_from AS b FROM spans
+            UNION SELECT agent_id, day_until FROM spans
         ), pieces AS (
             SELECT agent_id, b AS seg_from,
                    lead(b) OVER (PARTITION BY agent_id ORDER BY b) AS seg_to
@@ -165,6 +168,7 @@ def roster_segments_sql(roster: str, columns: list[str], *, order: str) -> str:
         )
         SELECT p.agent_id, p.seg_from, p.seg_to, {picked}
         FROM pieces p JOIN spans r ON r.agent_id = p.agent_id
-         AND r.valid_from <= p.seg_from AND r.valid_until >= p.seg_to
-        GROUP BY p.agent_id, p.seg_from, p.seg_to
+         AND r.day_from <= p.seg_from AND r.day_until >= p.seg_to
+        QUALIFY row_number() OVER (PARTITION BY p.agent_id, p.seg_from
+                                   ORDER BY r.day_from DESC{tie}) = 1
     """
