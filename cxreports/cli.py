@@ -2,7 +2,9 @@
 
 Exit codes for every command: 0 all done; 1 done, but rows were set aside or
 some outputs failed (each named); 2 nothing usable (bad arguments,
-unreadable source).
+unreadable source). run, demo, packs, scorecards and notebooks stop cleanly
+on SIGINT (130) and SIGTERM (143), and run at its ``timeout`` (124), saying
+"interrupted: N of M done" (``run.stopping``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from .core.errors import CxReportsError
+from .core.errors import CxReportsError, Interrupted
 from .core.kpis import modelled_kpis
 from .data.validation import ValidatedData, validate_source
 
@@ -48,6 +50,12 @@ def main() -> None:
 
 def _fail(exc: CxReportsError) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(exc.exit_code)
+
+
+def _stopped(exc: Interrupted, again: str) -> typer.Exit:
+    """Say how far a stopped command got and how to finish; exit 130, 143 or 124."""
+    err_console.print(f"interrupted: {exc.progress}; {again}", highlight=False)
     return typer.Exit(exc.exit_code)
 
 
@@ -213,22 +221,36 @@ def notebooks(
     Example: cxreports notebooks params/monthly.yaml
     """
     from .analyses.analysis import Analysis
+    from .core.files import remove_temporary_files
     from .data.sources import resolve_source
     from .run.executors import open_executor
     from .run.notebooks import plan_run_jobs, run_notebook_step
     from .run.params import load_params
+    from .run.stopping import stop_on_signals
 
     _log_to_stderr()
+    jobs, made = [], 0
+
+    def done(result) -> None:
+        nonlocal made
+        made += result.status == "ok"
+        stop.check()  # a stop whose exception a library swallowed
+
     try:
         params = load_params(params_file)
-        analysis = Analysis(validate_source(resolve_source(params.source),
-                                            encoding=params.encoding), period=params.period)
-        jobs = plan_run_jobs(params, analysis)
-        with open_executor(params.executor, params.workers) as executor:
-            results = run_notebook_step(jobs, analysis, params, executor=executor,
-                                        console=err_console)
+        with stop_on_signals() as stop:
+            analysis = Analysis(validate_source(resolve_source(params.source),
+                                                encoding=params.encoding), period=params.period)
+            jobs = plan_run_jobs(params, analysis)
+            with open_executor(params.executor, params.workers) as executor:
+                results = run_notebook_step(jobs, analysis, params, executor=executor,
+                                            console=err_console, on_done=done)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    except Interrupted as exc:
+        remove_temporary_files(Path(params.out) / "notebooks")  # the workers have ended
+        raise _stopped(Interrupted(exc.cause, f"{made} of {len(jobs)} notebooks done"),
+                       "run the command again") from None
     failed = [r for r in results if r.status != "ok"]
     out_console.print(f"{len(results) - len(failed)} of {len(results)} notebooks ran; "
                       f"outputs in {Path(params.out) / 'notebooks'}", highlight=False)
@@ -241,27 +263,44 @@ def notebooks(
 def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
                     templates: Path | None, workers: int, encoding: str = "utf-8") -> None:
     from .analyses.analysis import Analysis
+    from .core.files import remove_temporary_files
     from .reports.batch import REPORT_KINDS, render_reports
     from .run.executors import open_executor
     from .run.progress import progress_step
+    from .run.stopping import stop_on_signals
 
     _log_to_stderr()
     if templates is not None and not templates.is_dir():
         raise _fail(CxReportsError(f"--templates {templates} is not a folder"))
+    made = 0
+
+    def done(result) -> None:
+        nonlocal made
+        if result.status != "ok":
+            stop.check()  # a failure caused by the stop is not the report's
+        made += result.status == "ok"
+        step.advance(f"{result.key} ({result.seconds:.1f}s)"
+                     + (f": {result.error}" if result.error else ""),
+                     failed=result.status != "ok")
+        stop.check()  # a stop whose exception a library swallowed
+
     try:
-        analysis = Analysis(validate_source(source, encoding=encoding), period=period)
-        _print_warnings(analysis.data)
-        keys = keys or REPORT_KINDS[kind].keys(analysis)
-        with (open_executor("local", workers) as executor,
-              progress_step(kind, len(keys), console=err_console) as step):
-            results = render_reports(
-                kind, analysis, out, keys=keys, templates=templates,
-                executor=executor if workers > 1 else None, max_pending=2 * max(workers, 2),
-                on_done=lambda r: step.advance(
-                    f"{r.key} ({r.seconds:.1f}s)" + (f": {r.error}" if r.error else ""),
-                    failed=r.status != "ok"))
+        with stop_on_signals() as stop:
+            analysis = Analysis(validate_source(source, encoding=encoding), period=period)
+            _print_warnings(analysis.data)
+            keys = keys or REPORT_KINDS[kind].keys(analysis)
+            with (open_executor("local", workers) as executor,
+                  progress_step(kind, len(keys), console=err_console) as step):
+                results = render_reports(
+                    kind, analysis, out, keys=keys, templates=templates,
+                    executor=executor if workers > 1 else None,
+                    max_pending=2 * max(workers, 2), on_done=done)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    except Interrupted as exc:
+        remove_temporary_files(Path(out) / kind)  # the workers have ended
+        progress = f"{made} of {len(keys)} {kind} done" if keys else exc.progress
+        raise _stopped(Interrupted(exc.cause, progress), "run the command again") from None
     failed = [r for r in results if r.status != "ok"]
     out_console.print(f"{len(results) - len(failed)} of {len(results)} {kind} written to "
                       f"{Path(out) / kind}", highlight=False)
@@ -368,7 +407,9 @@ def run(
     """The scheduled monthly job: validate, notebooks, packs, scorecards, tables, manifest.
 
     Exit 0 all clean; 1 rows set aside or some outputs failed (each named);
-    2 nothing usable (bad parameters, unreadable source, folder locked).
+    2 nothing usable (bad parameters, unreadable source, folder locked);
+    130 / 143 stopped by SIGINT / SIGTERM, 124 by the timeout in the
+    parameters (what finished is kept: run again with --resume).
 
     Example: cxreports run params/monthly.yaml --resume
     """
@@ -382,6 +423,8 @@ def run(
                               console=err_console)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    except Interrupted as exc:
+        raise _stopped(exc, "run again with --resume") from None
     _print_outcome(outcome, Path(params.out))
     raise typer.Exit(outcome.exit_code)
 
@@ -401,6 +444,8 @@ def demo(
         code = run_demo(out, console=err_console)
     except CxReportsError as exc:
         raise _fail(exc) from None
+    except Interrupted as exc:
+        raise _stopped(exc, "run the demo again") from None
     out_console.print(f"coaching packs: {(out / 'packs').resolve()}", highlight=False)
     out_console.print(f"vendor scorecards: {(out / 'scorecards').resolve()}", highlight=False)
     out_console.print(f"manifest: {(out / 'manifest.json').resolve()}", highlight=False)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "safe_filename", "sha256_of"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "remove_temporary_files",
+           "safe_filename", "sha256_of"]
 
 
 @contextmanager
@@ -23,7 +24,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden, unique per process, and keeping the suffix tools check for.
+    # Hidden, unique per process, and keeping the suffix tools check for
+    # (_TEMPORARY matches it, to clear what a killed process left).
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
         yield tmp
@@ -31,6 +33,23 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TEMPORARY = re.compile(r"\..+\.\d+\.tmp(\.[^.]+)?")
+
+
+def remove_temporary_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the half-written files of :func:`atomic_path` in ``folder`` (not below it).
+
+    Only a process killed while writing leaves one. Call it when nothing else
+    writes to ``folder``. Returns the files removed.
+    """
+    folder = Path(folder)
+    found = [p for p in folder.iterdir() if _TEMPORARY.fullmatch(p.name) and p.is_file()] \
+        if folder.is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:

@@ -5,6 +5,9 @@ shares the cached analyses); worker processes turn HTML into PDF
 (WeasyPrint, the costly step) and write it under a temporary name before
 renaming it, so a reader never sees half a file.
 One report that fails is recorded with its reason; the others finish.
+Stopped (``Interrupted`` or Ctrl-C), it submits nothing more, cancels the
+queued renders, gives those in flight a few seconds and reports the ones
+that finished before passing the stop on.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..analyses.analysis import Analysis
-from ..core.files import atomic_write_bytes, safe_filename, sha256_of
+from ..core.errors import Interrupted
+from ..core.files import safe_filename
 from .models import build_coaching_pack, build_vendor_scorecard
-from .rendering import render_html, render_pdf, template_dir
+from .rendering import render_html, template_dir, write_pdf
 
 __all__ = [
     "REPORT_KINDS",
@@ -47,17 +52,6 @@ class ReportResult:
     error: str | None = None
 
 
-def write_pdf(html: str, target: str, base_dir: str, roots: list[str]) -> tuple[str, float]:
-    """Worker task: render ``html`` to ``target`` (whole or not at all); returns sha256, seconds.
-
-    A module-level function so process pools and Dask workers can import it.
-    """
-    started = time.perf_counter()
-    pdf = render_pdf(html, base_dir=base_dir, roots=roots)
-    atomic_write_bytes(target, pdf)
-    return sha256_of(target), time.perf_counter() - started
-
-
 def _render_all(
     kind: str,
     keys: Iterable[str],
@@ -78,7 +72,7 @@ def _render_all(
     if templates:
         roots.append(str(Path(templates).resolve()))
     results: list[ReportResult] = []
-    pending: list[tuple[ReportResult, float, Future]] = []
+    pending: dict[Future, tuple[ReportResult, float]] = {}  # in submission order
 
     def finish(result: ReportResult, started: float, future: Future | None, task=None) -> None:
         try:
@@ -91,45 +85,52 @@ def _render_all(
         if on_done:
             on_done(result)
 
-    def settle(waiting: list[tuple[ReportResult, float, Future]]) -> list:
-        still = []
-        for item in waiting:
-            if item[2].done():
-                finish(*item)
-            else:
-                still.append(item)
-        return still
+    def settle() -> None:
+        for future in [f for f in pending if f.done()]:
+            finish(*pending.pop(future), future)
 
-    for key in keys:
-        started = time.perf_counter()
-        target = folder / f"{safe_filename(key)}.pdf"
-        result = ReportResult(kind, str(key), "failed", path=str(target))
-        results.append(result)
-        try:
-            model = build(key)
-            html = render_html(template, overrides=templates, lang=lang,
-                               generated_on=model.generated_on, **{context_name: model})
-        except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-            result.seconds = round(time.perf_counter() - started, 3)
-            if os.environ.get("CXREPORTS_DEBUG"):
-                traceback.print_exc()
-            if on_done:
-                on_done(result)
-            continue
-        if executor is None:
-            finish(result, started, None,
-                   task=lambda h=html, t=target: write_pdf(h, str(t), str(base_dir), roots))
-            continue
-        pending.append((result, started, executor.submit(write_pdf, html, str(target),
-                                                     str(base_dir), roots)))
-        # Keep a few renders queued, not hundreds of HTML documents in memory,
-        # and report each one as it finishes.
-        if len(pending) >= max_pending:
-            wait([f for _, _, f in pending], return_when=FIRST_COMPLETED)
-        pending = settle(pending)
-    for result, started, future in pending:
-        finish(result, started, future)
+    try:
+        for key in keys:
+            started = time.perf_counter()
+            target = folder / f"{safe_filename(key)}.pdf"
+            result = ReportResult(kind, str(key), "failed", path=str(target))
+            results.append(result)
+            try:
+                model = build(key)
+                html = render_html(template, overrides=templates, lang=lang,
+                                   generated_on=model.generated_on, **{context_name: model})
+            except Exception as exc:
+                result.error = f"{type(exc).__name__}: {exc}"
+                result.seconds = round(time.perf_counter() - started, 3)
+                if os.environ.get("CXREPORTS_DEBUG"):
+                    traceback.print_exc()
+                if on_done:
+                    on_done(result)
+                continue
+            if executor is None:
+                finish(result, started, None,
+                       task=lambda h=html, t=target: write_pdf(h, str(t), str(base_dir), roots))
+                continue
+            future = executor.submit(write_pdf, html, str(target), str(base_dir), roots)
+            pending[future] = (result, started)
+            # Keep a few renders queued, not hundreds of HTML documents in memory,
+            # and report each one as it finishes.
+            if len(pending) >= max_pending:
+                wait(pending, return_when=FIRST_COMPLETED)
+            settle()
+        for future in list(pending):
+            finish(*pending.pop(future), future)
+    except (Interrupted, KeyboardInterrupt):
+        # Stopped: cancel what is queued, give the renders in flight a few
+        # seconds, report those that made their file (the rest are redone).
+        for future in pending:
+            future.cancel()
+        wait(pending, timeout=Interrupted.grace_seconds)
+        for future in [f for f in pending
+                       if f.done() and not f.cancelled() and f.exception() is None]:
+            with suppress(Interrupted):  # on_done may raise the very stop handled here
+                finish(*pending.pop(future), future)
+        raise
     for result in results:
         if result.status != "ok":
             result.path = None

@@ -13,6 +13,10 @@ Safe to re-run and to resume:
   its file still has the checksum recorded. Kept files are not touched.
 - One failing item is recorded with its reason and the rest finish; exit 1
   names what failed or what was set aside, exit 0 only when all is clean.
+- SIGINT, SIGTERM or the ``timeout`` stop it cleanly (``run.stopping``):
+  what finished is journalled, the workers end, temporary files go, the
+  manifest says ``interrupted`` and :class:`Interrupted` is raised (exit
+  130, 143 or 124). What a killed run leaves half-written, the next removes.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..analyses.analysis import Analysis
-from ..core.errors import UnusableInputError
+from ..core.errors import Interrupted, UnusableInputError
 from ..core.files import atomic_path, atomic_write_text, sha256_of
 from ..core.periods import MONTHS_NOTE
 from ..data.sources import redact_source, resolve_source
@@ -50,6 +54,7 @@ from .notebooks import (
 )
 from .params import RunParams
 from .progress import progress_step
+from .stopping import StopRequest, remove_leftovers, stop_on_signals
 
 __all__ = ["RunOutcome", "run_monthly"]
 
@@ -149,15 +154,17 @@ class _Run:
     """State of one run; steps add outputs and failures, then the manifest is written."""
 
     def __init__(self, params: RunParams, params_file: Path | None, resume: bool,
-                 console: Console) -> None:
-        self.params, self.params_file, self.resume, self.console = (
-            params, params_file, resume, console)
+                 console: Console, stop: StopRequest) -> None:
+        self.params, self.params_file, self.resume, self.console, self.stop = (
+            params, params_file, resume, console, stop)
         self.out = Path(params.out)
         self.outputs: list[dict] = []
         self.failures: list[dict] = []
         self.steps: dict[str, dict] = {}
         self.started = _now()
         self.previous: dict[tuple[str, str], dict] = {}
+        self.analysis: Analysis | None = None
+        self.planned: int | None = None  # notebooks, reports and tables to have
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -185,23 +192,43 @@ class _Run:
         return {**entry, "reused": True}
 
     def record(self, entry: dict, journal: Journal | None = None) -> None:
+        if entry["status"] != "ok":
+            self.stop.check()  # a failure caused by the stop is not the item's
         self.outputs.append(entry)
         if entry["status"] != "ok":
             self.failures.append({"step": entry["step"], "key": entry["key"],
                                   "reason": entry.get("error") or "failed"})
         if journal is not None and not entry.get("reused"):
             journal.add(entry)
+        # A stop whose exception was lost (raised in a weakref callback, turned
+        # into DuckDB's own error and caught) is acted on here at the latest.
+        self.stop.check()
 
     def rel(self, path: str | Path | None) -> str | None:
         if path is None:
             return None
         return os.path.relpath(Path(path).resolve(), self.out.resolve())
 
+    def progress(self) -> str:
+        """``"N of M done"``: outputs that exist (made or kept) of those the run plans."""
+        if self.planned is None:
+            return "nothing done yet"
+        done = sum(e["status"] == "ok" for e in self.outputs if e["step"] != "rejects")
+        return f"{done} of {self.planned} done"
+
+    def interrupted(self, data) -> Interrupted:
+        """Record a clean stop (the workers have ended): no leftovers, the manifest says so."""
+        remove_leftovers(self.out)
+        stopped = Interrupted(self.stop.cause, self.progress())
+        self.write_manifest(data, self.analysis, stopped.exit_code)
+        log.warning("run %s: %s; run again with --resume", self.out, stopped)
+        return stopped
+
     def write_manifest(self, data, analysis: Analysis | None, exit_code: int | None) -> Path:
         reports = data.reports
         manifest = {
             "cxreports": version("cxreports"),
-            "status": "running" if exit_code is None else
+            "status": "running" if exit_code is None else "interrupted" if self.stop.cause else
             ("ok" if exit_code == 0 else "done_with_problems"),
             "exit_code": exit_code,
             "started_at": self.started,
@@ -246,26 +273,35 @@ def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = No
     UnusableInputError
         Before anything is written: the source is unreadable, or another run
         holds the output folder.
+    Interrupted
+        SIGINT, SIGTERM or ``params.timeout`` stopped the run; what finished
+        is recorded for ``--resume`` and its ``progress`` says how much.
     """
     console = console or Console(stderr=True)
-    source = resolve_source(params.source)
-    t0 = time.perf_counter()
-    # unusable input stops here, before any write
-    data = validate_source(source, encoding=params.encoding)
-    validate_seconds = time.perf_counter() - t0
-    out = Path(params.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run = _Run(params, Path(params_file) if params_file else None, resume, console)
-    with RunLock(out):
-        handler = logging.FileHandler(out / "run.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        try:
-            return _steps(run, data, validate_seconds)
-        finally:
-            log.removeHandler(handler)
-            handler.close()
+    with stop_on_signals(params.timeout) as stop:
+        source = resolve_source(params.source)
+        t0 = time.perf_counter()
+        # unusable input stops here, before any write
+        data = validate_source(source, encoding=params.encoding)
+        validate_seconds = time.perf_counter() - t0
+        out = Path(params.out)
+        out.mkdir(parents=True, exist_ok=True)
+        run = _Run(params, Path(params_file) if params_file else None, resume, console, stop)
+        with RunLock(out):
+            handler = logging.FileHandler(out / "run.log", encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            try:
+                remove_leftovers(out)  # what a killed run left: the lock says it is gone
+                return _steps(run, data, validate_seconds)
+            except BaseException:
+                if stop.cause is None:
+                    raise
+                raise run.interrupted(data) from None
+            finally:
+                log.removeHandler(handler)
+                handler.close()
 
 
 def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
@@ -289,28 +325,33 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
                     data.reports[name].rows_set_aside, name, run.rel(path))
     run.steps["validate"] = {"seconds": round(validate_seconds + time.perf_counter() - t, 2),
                              "rows_set_aside": data.rows_set_aside}
-    analysis = Analysis(data, period=params.period)
+    analysis = run.analysis = Analysis(data, period=params.period)
     run.write_manifest(data, analysis, None)
 
     inputs = {name: r.sha256 for name, r in data.reports.items()}
     core = params.model_dump(exclude={"out", "workers", "executor", "notebooks", "packs",
-                                      "scorecards"})
+                                      "scorecards", "timeout"})
     base_fp = _digest(inputs, core, version("cxreports"))
+    jobs = plan_run_jobs(params, analysis) if params.notebooks else []
+    report_keys = {kind: REPORT_KINDS[kind].keys(analysis) for kind in REPORT_KINDS
+                   if getattr(params, kind)}
+    run.planned = len(jobs) + sum(map(len, report_keys.values())) + len(TABLE_BUILDERS)
 
     with open_executor(params.executor, params.workers) as executor:
         # 2. notebooks
         if params.notebooks:
-            _notebooks_step(run, analysis, journal, base_fp, executor)
+            _notebooks_step(run, analysis, journal, base_fp, executor, jobs)
             run.write_manifest(data, analysis, None)
         # 3 and 4. packs and scorecards
         templates_fp = _folder_digest(template_dir())
-        for kind in REPORT_KINDS:
-            if getattr(params, kind):
-                _reports_step(run, analysis, journal, _digest(base_fp, templates_fp),
-                              executor, kind)
-                run.write_manifest(data, analysis, None)
+        for kind, keys in report_keys.items():
+            run.stop.check()  # a stop swallowed by a library in the step before
+            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp),
+                          executor, kind, keys)
+            run.write_manifest(data, analysis, None)
 
     # 5. tables
+    run.stop.check()
     _tables_step(run, analysis, journal, base_fp)
     exit_code = 1 if run.failures or data.rows_set_aside else 0
     manifest = run.write_manifest(data, analysis, exit_code)
@@ -321,10 +362,9 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
 
 
 def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: str,
-                    executor) -> None:
+                    executor, jobs: list) -> None:
     params = run.params
     t = time.perf_counter()
-    jobs = plan_run_jobs(params, analysis)
     notebook_fp = {n: sha256_of(notebook_path(n)) for n in {job.notebook for job in jobs}}
     todo, fingerprints = [], {}
     for job in jobs:
@@ -358,9 +398,8 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
 
 
 def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: str,
-                  executor, kind: str) -> None:
+                  executor, kind: str, keys: list[str]) -> None:
     t = time.perf_counter()
-    keys = REPORT_KINDS[kind].keys(analysis)
     todo = []
     for key in keys:
         kept = run.reusable(kind, str(key), fingerprint)

@@ -16,15 +16,15 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, as_completed
-from contextlib import nullcontext
+from concurrent.futures import Executor, as_completed, wait
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from ..analyses.analysis import Analysis
-from ..core.errors import UnusableInputError
+from ..core.errors import Interrupted, UnusableInputError
 from ..core.files import atomic_path, safe_filename
 from ..core.resources import notebook_dir as kit_notebook_dir
 from ..data.snapshots import SNAPSHOT_FOLDER
@@ -170,13 +170,12 @@ def _failed_cell(path: Path) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _export_html(ipynb: Path) -> Path:
+def _export_html(ipynb: Path, target: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(
         nbformat.read(ipynb, as_version=4))
-    target = ipynb.with_suffix(".html")
     with atomic_path(target) as tmp:
         tmp.write_text(body, encoding="utf-8")
     return target
@@ -201,6 +200,7 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     result = NotebookResult(job.notebook, job.group_by, job.group, "failed",
                             parameters=dict(job.parameters))
     started = time.perf_counter()
+    html_failed = ""
     for attempt in range(1, job.retries + 2):
         result.attempts = attempt
         try:
@@ -215,6 +215,12 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                     # Keep the executed notebook: it shows where and why.
                     result.cell = exc.exec_count
                     result.error = f"{exc.ename}: {exc.evalue}"
+                # The HTML copy first, then the notebook takes its name: a job stopped
+                # midway leaves temporary files (removed later), not half an item.
+                try:
+                    result.html = str(_export_html(tmp, target.with_suffix(".html")))
+                except Exception as exc:  # a convenience; the .ipynb is the record
+                    html_failed = f" (HTML export failed: {exc})"
             result.ipynb = str(target)
             if result.error is None:
                 result.status = "ok"
@@ -228,11 +234,8 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                 continue
             result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             break
-    if result.ipynb:
-        try:
-            result.html = str(_export_html(Path(result.ipynb)))
-        except Exception as exc:  # an HTML copy is a convenience; the .ipynb is the record
-            result.error = (result.error or "") + f" (HTML export failed: {exc})"
+    if html_failed:
+        result.error = (result.error or "") + html_failed
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 
@@ -284,7 +287,9 @@ def run_notebooks(
 
     Parameters are checked for every job before any runs, so a typo stops
     the batch before a kernel starts. ``executor`` (a process pool or a Dask
-    client's executor) runs the jobs instead of a pool made here.
+    client's executor) runs the jobs instead of a pool made here. Stopped
+    (``Interrupted`` or Ctrl-C), it cancels the queued jobs and reports those
+    that finish within ``Interrupted.grace_seconds`` before passing the stop on.
     """
     jobs = list(jobs)
     for job in jobs:
@@ -304,8 +309,20 @@ def run_notebooks(
         with (nullcontext(executor) if executor is not None
               else open_executor("local", workers)) as pool:
             futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                collect(future.result(), futures[future])
+            try:
+                for future in as_completed(list(futures)):
+                    collect(future.result(), futures.pop(future))
+            except (Interrupted, KeyboardInterrupt):
+                # Stopped: cancel what is queued, give the notebooks in flight a few
+                # seconds, report those that finished (the rest are redone).
+                for future in futures:
+                    future.cancel()
+                wait(futures, timeout=Interrupted.grace_seconds)
+                for future in [f for f in futures if f.done() and not f.cancelled()
+                               and f.exception() is None]:
+                    with suppress(Interrupted):  # on_done may raise the stop handled here
+                        collect(future.result(), futures.pop(future))
+                raise
     return [results[i] for i in range(len(jobs))]
 
 

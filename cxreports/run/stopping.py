@@ -1,0 +1,152 @@
+"""Stopping a run cleanly, and leaving nothing running when it is killed.
+
+Schedulers end a job with SIGTERM (cron wrappers, Airflow, systemd on a
+timeout) or SIGKILL (the out-of-memory killer, a second attempt).
+
+- SIGINT, SIGTERM and a run's ``timeout`` are a clean stop:
+  :func:`stop_on_signals` raises :class:`~cxreports.core.errors.Interrupted`
+  in the main thread. The code it unwinds through cancels what is queued,
+  gives the work in flight ``Interrupted.grace_seconds`` to finish and
+  records what did, ends the workers (``run.executors``) and removes its
+  temporary files (:func:`remove_leftovers`).
+- SIGKILL cannot be caught, so each worker process has the operating system
+  kill it when its parent dies (:func:`die_with_parent`). A notebook kernel
+  already exits when the process that started it does (jupyter_client sets
+  ``JPY_PARENT_PID`` and ipykernel polls it every second), and the
+  multiprocessing resource tracker exits when the last process holding its
+  pipe has gone. Whatever a killed run leaves half-written, the next run
+  removes (:func:`remove_leftovers`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..core.errors import Interrupted
+from ..core.files import remove_temporary_files
+
+__all__ = ["StopRequest", "die_with_parent", "remove_leftovers", "stop_on_signals"]
+
+log = logging.getLogger("cxreports")
+
+_CAUSES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGALRM: "timeout"}
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+class StopRequest:
+    """Whether a stop was asked for: ``cause`` is SIGINT, SIGTERM, timeout or ``None``."""
+
+    def __init__(self) -> None:
+        self.cause: str | None = None
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if a stop was asked for.
+
+        The exception raised by the signal handler can be lost: a library
+        (DuckDB) turns it into its own error, which code that records one
+        failing item and goes on then catches, or it lands in a weakref
+        callback, where Python only prints it. Such code calls this.
+        """
+        if self.cause is not None:
+            raise Interrupted(self.cause)
+
+
+@contextmanager
+def stop_on_signals(timeout_minutes: float | None = None) -> Iterator[StopRequest]:
+    """Turn SIGINT, SIGTERM and, after ``timeout_minutes``, the timeout into ``Interrupted``.
+
+    The first one raises; later ones are ignored while the stop proceeds (a
+    SIGKILL still ends everything). Python delivers signals to the main
+    thread only: elsewhere this does nothing. The previous handlers are
+    restored on exit.
+    """
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        if timeout_minutes:
+            log.warning("timeout of %s minutes not set: signals reach the main thread only",
+                        timeout_minutes)
+        yield stop
+        return
+
+    def handle(signum: int, frame) -> None:
+        if stop.cause is not None:
+            return
+        stop.cause = _CAUSES[signum]
+        log.warning("%s: stopping; work in flight gets %.0fs to finish",
+                    f"timeout of {timeout_minutes} minutes reached" if signum == signal.SIGALRM
+                    else f"{stop.cause} received", Interrupted.grace_seconds)
+        raise Interrupted(stop.cause)
+
+    previous = {signum: signal.signal(signum, handle) for signum in _CAUSES}
+    if timeout_minutes:
+        signal.setitimer(signal.ITIMER_REAL, timeout_minutes * 60)
+    try:
+        yield stop
+    except BaseException as exc:
+        if stop.cause is None or isinstance(exc, Interrupted):
+            raise
+        raise Interrupted(stop.cause) from exc  # a library turned ours into its own error
+    finally:
+        if timeout_minutes:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def die_with_parent(parent_pid: int, *, linux_signal: bool = True) -> None:
+    """End this process as soon as its parent ``parent_pid`` ends, however it ends.
+
+    Called first thing in a worker process. On Linux the kernel sends SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``), at once and for certain. That fires when
+    the *thread* that started this process ends, so the caller passes
+    ``linux_signal=False`` when that was not the main thread; then, and off
+    Linux, a thread checks the parent's pid every half second.
+    """
+    if linux_signal and sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                         name="cxreports-parent-watch").start()
+    if os.getppid() != parent_pid:  # the parent died before we asked
+        os._exit(1)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def remove_leftovers(out: str | os.PathLike) -> None:
+    """Remove what a stopped or killed run left in ``out``.
+
+    That is the notebooks' snapshot and its staging folders (``.snapshot*``)
+    and half-written files (atomic-write temporaries) in ``out`` and its
+    subfolders. Only for a folder no other process writes to: the run's
+    lock, or after this process's workers have ended.
+    """
+    # Imported here: this module is loaded by every render worker, which
+    # must not pay for pandas and DuckDB (data.snapshots imports both).
+    from ..data.snapshots import SNAPSHOT_FOLDER
+
+    out = Path(out)
+    if not out.is_dir():
+        return
+    for path in out.glob(f"{SNAPSHOT_FOLDER}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+    for folder in [out, *(p for p in out.iterdir() if p.is_dir())]:
+        for path in remove_temporary_files(folder):
+            log.info("removed %s, left half-written by a stopped run", path)
