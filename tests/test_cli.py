@@ -18,7 +18,8 @@ def test_drivers_writes_contract_columns(default_source, tmp_path):
     table = pd.read_csv(out)
     assert set(DRIVER_CONTRACT) <= set(table.columns)
     assert set(table["group_by"]) == {"vendor"}
-    assert set(table["verdict"]) <= {"driver", "no_evidence", "insufficient_data"}
+    assert set(table["verdict"]) <= {"driver", "harmful", "association", "no_evidence",
+                                    "insufficient_data"}
     assert len(table) == 3 * 10
     assert {"window_start", "window_end", "level"} <= set(table.columns)
     assert table["window_start"].iloc[0] == "2026-07"

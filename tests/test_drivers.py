@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import stats
 
 from cxreports.analyses.analysis import Analysis
 from cxreports.analyses.drivers import DriverRules, compute_drivers
@@ -44,11 +45,16 @@ def test_planted_drivers_found_at_each_vendor(analysis, truth, kpi):
 def test_planted_drivers_found_at_each_site(analysis, truth):
     drivers = analysis.drivers(kpis="csat", group_by="site")
     vendor_of = {s["site"]: s["vendor"] for s in truth["sites"]}
+    found = []
     for site, part in drivers.groupby("group"):
         rows = part.set_index("behavior_id")
         for behavior, effect in planted(truth, "csat", vendor_of[site]).items():
-            if effect >= 0.25:
+            if effect >= 0.3:
                 assert rows.loc[behavior, "verdict"] == "driver", (site, behavior)
+            if effect >= 0.25:
+                found.append(rows.loc[behavior, "verdict"] == "driver")
+    # 0.25 CSAT points at the smallest site (18 agents) is found most of the time, not always.
+    assert np.mean(found) >= 0.85
 
 
 def test_vendor_specific_effect_is_not_a_driver_there_and_differs(analysis, truth):
@@ -130,28 +136,36 @@ def test_logit_marginal_effects_match_statsmodels(analysis):
     ref = smf.logit(f"fcr ~ {terms}", data=frame).fit(
         disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["agent_id"])[0]})
     margins = ref.get_margeff(at="overall", dummy=True).summary_frame()
+    g = frame["agent_id"].nunique()
     for b in analysis.behaviors:
         assert ours.loc[b, "estimate"] == pytest.approx(margins.loc[f"x_{b}", "dy/dx"], abs=1e-7)
         assert ours.loc[b, "std_error"] == pytest.approx(margins.loc[f"x_{b}", "Std. Err."],
                                                          rel=1e-5)
-        # statsmodels spells the upper bound's column "Cont. Int. Hi.".
-        assert ours.loc[b, "ci_low"] == pytest.approx(margins.loc[f"x_{b}", "Conf. Int. Low"],
+        # Intervals are t on G-1 df for G agents, as the linear models' (statsmodels'
+        # margins use the normal): dy/dx +/- t_{G-1} * its delta-method SE.
+        half = stats.t.ppf(0.975, g - 1) * margins.loc[f"x_{b}", "Std. Err."]
+        assert ours.loc[b, "ci_low"] == pytest.approx(margins.loc[f"x_{b}", "dy/dx"] - half,
                                                       abs=1e-7)
-        assert ours.loc[b, "ci_high"] == pytest.approx(margins.loc[f"x_{b}", "Cont. Int. Hi."],
+        assert ours.loc[b, "ci_high"] == pytest.approx(margins.loc[f"x_{b}", "dy/dx"] + half,
                                                        abs=1e-7)
+        z = margins.loc[f"x_{b}", "dy/dx"] / margins.loc[f"x_{b}", "Std. Err."]
+        assert ours.loc[b, "p_value"] == pytest.approx(2 * stats.t.sf(abs(z), g - 1), rel=1e-4)
 
 
-def _shapley_by_statsmodels(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Independent reference: each predictor's Shapley share of R^2, from an OLS fit
-    (statsmodels) of every subset of the predictors."""
-    p = x.shape[1]
+def _shapley_by_statsmodels(x: np.ndarray, y: np.ndarray,
+                            players: list[list[int]] | None = None) -> np.ndarray:
+    """Independent reference: each player's Shapley share of R^2, from an OLS fit
+    (statsmodels) of every subset of the players (a player is a list of columns)."""
+    players = players or [[j] for j in range(x.shape[1])]
+    p = len(players)
     fits: dict[tuple[int, ...], float] = {(): 0.0}
 
-    def r2(cols: tuple[int, ...]) -> float:
-        cols = tuple(sorted(cols))
-        if cols not in fits:
-            fits[cols] = sm.OLS(y, sm.add_constant(x[:, list(cols)])).fit().rsquared
-        return fits[cols]
+    def r2(members: tuple[int, ...]) -> float:
+        members = tuple(sorted(members))
+        if members not in fits:
+            cols = [c for m in members for c in players[m]]
+            fits[members] = sm.OLS(y, sm.add_constant(x[:, cols])).fit().rsquared
+        return fits[members]
 
     shares = np.zeros(p)
     for j in range(p):
@@ -186,13 +200,24 @@ def test_relative_weights_match_shapley_by_statsmodels(analysis):
         "behavior_id")
     modelled = [b for b in analysis.behaviors if pd.notna(ours.loc[b, "relative_weight"])]
     assert len(modelled) >= 8
-    # Reference: Shapley shares of R^2 by brute force over statsmodels OLS fits, with a
-    # behaviour's N/A contacts at its mean (its missing indicator is not a predictor),
-    # as shares of the full model's R^2.
-    x = contacts[modelled].fillna(contacts[modelled].mean()).to_numpy(float)
-    shares = _shapley_by_statsmodels(x, contacts["csat"].to_numpy(float))
+    # Reference: Shapley shares of R^2 by brute force over statsmodels OLS fits of the
+    # fitted model's own design: a behaviour's N/A contacts at 0 plus its N/A indicator,
+    # the two one player; as shares of the full model's R^2, which is r_squared.
+    columns, players = [], []
+    for b in modelled:
+        values = contacts[b].to_numpy(float)
+        players.append([len(columns)])
+        columns.append(np.nan_to_num(values))
+        if np.isnan(values).any():
+            players[-1].append(len(columns))
+            columns.append(np.isnan(values).astype(float))
+    x = np.column_stack(columns)
+    y = contacts["csat"].to_numpy(float)
+    shares = _shapley_by_statsmodels(x, y, players)
     np.testing.assert_allclose(ours.loc[modelled, "relative_weight"].to_numpy(),
                                shares / shares.sum(), atol=1e-10)
+    assert ours["r_squared"].iloc[0] == pytest.approx(sm.OLS(y, sm.add_constant(x)).fit().rsquared,
+                                                      abs=1e-10)
 
 
 def test_not_applicable_is_not_zero(analysis):
@@ -222,6 +247,8 @@ def test_agent_month_fallback_when_few_joined_rows(analysis):
                           agent_months=months)
     assert set(out["level"]) == {"agent_month"}
     assert out["estimate"].notna().any()
+    # A between-agent association is never called a driver (or harmful).
+    assert not set(out["verdict"]) & {"driver", "harmful"}
     without = compute_drivers(contacts, kpi="csat", behaviors=analysis.behaviors)
     assert set(without["verdict"]) == {"insufficient_data"}
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from cxreports.analyses.drivers import compute_drivers, compute_heterogeneity
 
 BEHAVIORS = ["b1", "b2", "b3"]
-VERDICTS = {"driver", "no_evidence", "insufficient_data"}
+VERDICTS = {"driver", "no_evidence", "insufficient_data", "harmful", "association"}
 
 
 @st.composite

@@ -88,6 +88,29 @@ def test_pack_numbers_equal_the_library(analysis, rendered):
     assert f"{top['label']} adds about {top['estimate']:.2f} CSAT points here" in text
 
 
+def test_packs_never_contradict_themselves(analysis):
+    from cxreports.reports.models import build_coaching_pack
+
+    for supervisor in sorted(analysis.team["supervisor_id"].unique())[:4]:
+        pack = build_coaching_pack(analysis, supervisor)
+        assert pack.recent_window == str(analysis.windows.recent)
+        for agent in pack.agents:
+            coach = {o["label"] for o in agent["opportunities"]}
+            celebrate = {s["label"] for s in agent["strengths"]}
+            assert not coach & celebrate
+            table = {t["label"]: t for t in agent["trends"]}
+            for o in agent["opportunities"]:
+                row = table[o["label"]]  # every pick has its row in the table
+                assert row["recent"] == pytest.approx(o["score"])  # the same figure
+                assert row["recent"] < o["benchmark"]
+                if row["period_n"] >= 3:
+                    assert row["period_mean"] < o["benchmark"]
+                assert "0.00" not in o["why"]
+            for s in agent["strengths"]:
+                assert table[s["label"]]["recent"] >= s["benchmark"]
+            assert all("effect" not in s for s in agent["sessions"])
+
+
 def test_scorecards_show_vendor_figures_and_no_agents(analysis, rendered):
     _, _, cards = rendered
     summary = analysis.kpi_summary(group_by="vendor").set_index(["vendor", "kpi"])

@@ -58,3 +58,28 @@ def test_cli_sample_data_refuses_bad_arguments(tmp_path):
     assert bad.exit_code == 2 and "xlsx" in bad.stderr
     bad = invoke_cli("sample-data", "--out", tmp_path, "--last-period", "2026-13")
     assert bad.exit_code == 2 and "YYYY-MM" in bad.stderr
+
+
+def test_generator_behaves_like_a_real_centre():
+    sample = make_sample_data(agents=40, months=4, contacts_per_month=40, seed=2)
+    truth = sample.truth
+    coaching = truth["coaching"]
+    assert coaching["selection"] == "observed" and coaching["selection_window_months"] == 2
+    assert coaching["repeated_sessions"] > 0
+    sessions = sample.tables["coaching"]
+    focused = sessions[sessions["behavior_id"] != ""]
+    assert focused.duplicated(["agent_id", "behavior_id"]).any()  # the same behaviour again
+    # QA scores contacts days after they happen.
+    qa = sample.tables["qa_scores"].drop_duplicates("evaluation_id")
+    started = sample.tables["interactions"].set_index("interaction_id")["started_at"]
+    lag = (pd.to_datetime(qa["evaluated_at"], utc=True, format="ISO8601")
+           - pd.to_datetime(qa["interaction_id"].map(started), utc=True, format="ISO8601"))
+    assert lag.dt.days.between(0, truth["qa_lag_days"][1] + 1).all() and lag.dt.days.max() >= 5
+    changes = truth["behaviour_changes"]
+    assert changes and {c["direction"] for c in changes} <= {"declined", "improved"}
+    assert all(c["period"] == truth["months"][-1] for c in changes)
+    assert all(c["from"] - c["to"] >= 0.3 for c in changes if c["direction"] == "declined")
+    noise_free = make_sample_data(agents=40, months=4, contacts_per_month=40, seed=2,
+                                  selection="propensity", coaching_lift=0.0)
+    assert noise_free.truth["coaching"]["selection"] == "propensity"
+    assert noise_free.truth["coaching_lift"] == 0.0

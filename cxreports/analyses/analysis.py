@@ -47,6 +47,7 @@ from .evaluations import (
     agent_months,
     behaviour_columns,
     contact_stats_sql,
+    contact_times,
     contacts_with_team,
     evaluated_contacts,
     evaluation_matrix,
@@ -255,8 +256,15 @@ class Analysis:
 
     @_frame
     def scored_evaluations(self) -> pd.DataFrame:
-        """Evaluations with team, month and overall ``qa_score`` (all months)."""
-        return evaluations_with_team(self.evaluations, self.roster, self.qa_form)
+        """Evaluations with team, month and overall ``qa_score`` (all months).
+
+        Placed by when the evaluated contact happened (``contact_at``, month
+        ``period``), not by when QA scored it (``evaluated_period``).
+        """
+        evaluations = self.evaluations.assign(contact_at=contact_times(
+            self.data.con, self.data.relation("interactions"),
+            self.evaluations["interaction_id"]))
+        return evaluations_with_team(evaluations, self.roster, self.qa_form)
 
     @_frame
     def team(self) -> pd.DataFrame:
@@ -364,7 +372,8 @@ class Analysis:
     def agent_behaviour_scores(self) -> pd.DataFrame:
         """:func:`.compute_agent_behaviour_scores` over the recent window."""
         recent = in_window(self.scored_evaluations, self.recent_window)
-        return compute_agent_behaviour_scores(recent, self.team, behaviors=self.behaviors)
+        return compute_agent_behaviour_scores(recent, self.team, behaviors=self.behaviors,
+                                              period=self.report_period)
 
     @_frame
     def layered_drivers(self) -> pd.DataFrame:

@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import OLS
+from scipy import stats as st
+from statsmodels.regression.linear_model import WLS
 
 from ..core.kpis import PRIMARY_KPI
 from ..core.periods import Period, parse_period
@@ -89,103 +90,132 @@ def compute_coaching_coverage(
 # --------------------------------------------------------------------------- effectiveness
 
 
+#: What a coaching lift is measured in.
+LIFT_UNIT = "change per session in the share of evaluated contacts showing the behaviour"
+
+_PANEL_COLUMNS = ["agent_id", "behavior_id", "period", "supervisor_id", "site", "vendor",
+                  "pre_mean", "pre_n", "pre_shrunk", "agent_pre", "post_mean", "post_n",
+                  "sessions", "recent_sessions", "earlier_sessions", "next_sessions"]
+
+
 def compute_session_effects(
     coaching: pd.DataFrame,
     evaluations: pd.DataFrame,
     *,
     behaviors: list[str],
-    window_days: int = 60,
-    min_evaluations: int = 3,
+    selection_months: int = 2,
 ) -> pd.DataFrame:
-    """Per coaching session with a behaviour focus: change in it against the agent's others.
+    """The coaching panel: one row per agent, behaviour and treatment month.
 
-    For a session on behaviour ``b`` with agent ``a`` on day ``d``: the
-    change in ``a``'s mean score on ``b`` from the ``window_days`` before
-    ``d`` to the ``window_days`` after, minus the mean change over ``a``'s
-    behaviours not coached in that window (a within-agent
-    difference-in-differences: the uncoached behaviours absorb whatever else
-    changed for the agent, such as a new product or a new team). A behaviour
-    counts on a side only with at least ``min_evaluations`` applicable
-    scores there.
+    The data :func:`compute_coaching_effectiveness` fits. For an agent ``a``,
+    behaviour ``b`` and month ``m`` (every month with ``selection_months``
+    months of evaluations before it and one after):
 
-    Window sums come from running totals over each agent's evaluations in
-    time order, so the cost grows with evaluations plus sessions, not with
-    their product.
+    - ``pre_mean`` / ``pre_n``: ``a``'s score on ``b`` over the
+      ``selection_months`` before ``m``: the data a supervisor (or this kit's
+      pack) looks at when choosing what to coach, low partly by chance for
+      the behaviours picked;
+    - ``post_mean`` / ``post_n``: the score in month ``m + 1``, disjoint from
+      those data and after every session of month ``m``;
+    - ``sessions``: sessions on ``b`` with ``a`` held in month ``m`` (the
+      treatment; repeated sessions count as doses, never as separate
+      experiments); ``recent_sessions`` (in the selection months),
+      ``earlier_sessions`` (before them) and ``next_sessions`` (in month
+      ``m + 1``, whose effect lands partly in the post month) are adjusted for;
+    - ``pre_shrunk``: ``pre_mean`` shrunk toward the behaviour's mean that
+      month at the agent's site by its reliability (Kelley's formula; see
+      :func:`cxreports.analyses.stats.shrink_means`), the expected true score
+      given what was observed; ``agent_pre`` the agent's mean pre score over
+      all behaviours.
+
+    Evaluations are placed by when the contact happened (``contact_at``,
+    else ``evaluated_at``), so QA's lag does not move behaviour across months.
 
     Returns
     -------
     pd.DataFrame
-        One row per session that could be measured: ``session_id``,
-        ``supervisor_id``, ``agent_id``, ``behavior_id``, ``held_on``,
-        ``coached_before``, ``coached_after``, ``coached_change``,
-        ``uncoached_change``, ``did`` and the evaluation counts.
+        ``agent_id``, ``behavior_id``, ``period`` (the treatment month ``m``),
+        ``supervisor_id`` (who held the month's sessions on ``b``; else the
+        agent's supervisor), ``site``, ``vendor``, ``pre_mean``, ``pre_n``,
+        ``pre_shrunk``, ``agent_pre``, ``post_mean``, ``post_n``,
+        ``sessions``, ``recent_sessions``, ``earlier_sessions`` and
+        ``next_sessions``. Rows with no evaluation on either side are left out.
     """
-    columns = ["session_id", "supervisor_id", "agent_id", "behavior_id", "held_on",
-               "coached_before", "coached_after", "coached_change", "uncoached_change", "did",
-               "n_before", "n_after"]
-    focused = coaching[coaching["behavior_id"].notna() & coaching["behavior_id"].isin(behaviors)]
-    sessions = focused.assign(on_day=pd.to_datetime(focused["held_on"])).reset_index(drop=True)
-    if sessions.empty or evaluations.empty:
-        return pd.DataFrame(columns=columns)
-    window = pd.Timedelta(days=window_days)
-    ev = evaluations[evaluations["agent_id"].isin(set(sessions["agent_id"]))]
-    at_time = pd.to_datetime(ev["evaluated_at"]).to_numpy("datetime64[ns]")
-    day = sessions["on_day"].to_numpy("datetime64[ns]")
-    # One sort key for (agent, time): agent code times the number of distinct
-    # instants, plus the instant's rank. Exact, and cannot overflow.
-    instants, ranks = np.unique(np.concatenate([at_time, day - window, day, day + window]),
-                                return_inverse=True)
-    size = len(instants) + 1
-    agents = pd.Index(pd.unique(pd.concat([ev["agent_id"], sessions["agent_id"]])))
-    n_ev = len(ev)
-    ev_key = agents.get_indexer(ev["agent_id"]).astype(np.int64) * size + ranks[:n_ev]
-    order = np.argsort(ev_key, kind="stable")
-    ev_key = ev_key[order]
-    scores = ev[behaviors].to_numpy(dtype=float, na_value=np.nan)[order]
-    present = ~np.isnan(scores)
-    zero = np.zeros((1, len(behaviors)))
-    total = np.vstack([zero, np.cumsum(np.where(present, scores, 0.0), axis=0)])
-    count = np.vstack([zero, np.cumsum(present, axis=0)])
+    if evaluations.empty:
+        return pd.DataFrame(columns=_PANEL_COLUMNS)
+    when = pd.to_datetime(evaluations["contact_at"]).fillna(
+        pd.to_datetime(evaluations["evaluated_at"])) if "contact_at" in evaluations \
+        else pd.to_datetime(evaluations["evaluated_at"])
+    month = when.dt.to_period("M")
+    ev = evaluations.assign(_month=month)
+    long = ev.melt(id_vars=["agent_id", "_month"], value_vars=behaviors,
+                   var_name="behavior_id", value_name="score").dropna(subset=["score"])
+    cells = long.groupby(["agent_id", "behavior_id", "_month"])["score"].agg(["sum", "count"])
+    months = sorted(month.dropna().unique())
+    if len(months) < selection_months + 2:
+        return pd.DataFrame(columns=_PANEL_COLUMNS)
+    team = ev.sort_values("_month").groupby(["agent_id", "_month"])[
+        ["supervisor_id", "site", "vendor"]].last()
 
-    base = agents.get_indexer(sessions["agent_id"]).astype(np.int64) * size
-    n_s = len(sessions)
-    r_start, r_day, r_end = (ranks[n_ev + k * n_s: n_ev + (k + 1) * n_s] for k in range(3))
-    # before: [d - window, d); after: (d, d + window]
-    lo_b = np.searchsorted(ev_key, base + r_start, side="left")
-    hi_b = np.searchsorted(ev_key, base + r_day, side="left")
-    lo_a = np.searchsorted(ev_key, base + r_day, side="right")
-    hi_a = np.searchsorted(ev_key, base + r_end, side="right")
-    n_before, n_after = count[hi_b] - count[lo_b], count[hi_a] - count[lo_a]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_before = (total[hi_b] - total[lo_b]) / n_before
-        mean_after = (total[hi_a] - total[lo_a]) / n_after
+    focused = coaching[coaching["behavior_id"].isin(behaviors)].copy()
+    focused["_month"] = pd.to_datetime(focused["held_on"]).dt.to_period("M")
+    doses = focused.groupby(["agent_id", "behavior_id", "_month"]).size()
+    held_by = focused.sort_values("held_on").groupby(
+        ["agent_id", "behavior_id", "_month"])["supervisor_id"].first()
 
-    # Behaviours coached for the same agent within the window (this session included).
-    codes = pd.Index(behaviors).get_indexer(sessions["behavior_id"])
-    near = np.zeros((n_s, len(behaviors)), dtype=bool)
-    pairs = sessions[["agent_id", "on_day"]].reset_index().merge(
-        sessions[["agent_id", "on_day"]].assign(code=codes), on="agent_id")
-    pairs = pairs[(pairs["on_day_y"] >= pairs["on_day_x"] - window)
-                  & (pairs["on_day_y"] <= pairs["on_day_x"] + window)]
-    near[pairs["index"].to_numpy(), pairs["code"].to_numpy()] = True
+    def window_sum(series: pd.Series, lo, hi) -> pd.Series:
+        """Sum per (agent, behaviour) over months lo..hi inclusive."""
+        if series.empty:
+            return pd.Series(dtype=float)
+        m = series.index.get_level_values("_month")
+        return series[(m >= lo) & (m <= hi)].groupby(level=["agent_id", "behavior_id"]).sum()
 
-    usable = (~near & (n_before >= min_evaluations) & (n_after >= min_evaluations))
-    n_usable = usable.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        uncoached = np.where(usable, mean_after - mean_before, 0.0).sum(axis=1) / n_usable
-    rows = np.arange(n_s)
-    nb, na = n_before[rows, codes], n_after[rows, codes]
-    keep = (nb >= min_evaluations) & (na >= min_evaluations) & (n_usable > 0)
-    before, after = mean_before[rows, codes], mean_after[rows, codes]
-    out = pd.DataFrame({
-        "session_id": sessions["session_id"], "supervisor_id": sessions["supervisor_id"],
-        "agent_id": sessions["agent_id"], "behavior_id": sessions["behavior_id"],
-        "held_on": sessions["on_day"], "coached_before": before, "coached_after": after,
-        "coached_change": after - before, "uncoached_change": uncoached,
-        "did": (after - before) - uncoached, "n_before": nb.astype(int),
-        "n_after": na.astype(int),
-    })
-    return out[keep].reset_index(drop=True)[columns]
+    frames = []
+    first_month = months[0]
+    for m in months[selection_months:-1]:
+        lo = m - selection_months
+        pre = window_sum(cells["sum"], lo, m - 1).rename("pre_sum").to_frame().join(
+            window_sum(cells["count"], lo, m - 1).rename("pre_n"))
+        post = window_sum(cells["sum"], m + 1, m + 1).rename("post_sum").to_frame().join(
+            window_sum(cells["count"], m + 1, m + 1).rename("post_n"))
+        frame = pre.join(post, how="inner")
+        frame = frame[(frame["pre_n"] > 0) & (frame["post_n"] > 0)]
+        if frame.empty:
+            continue
+        frame["sessions"] = window_sum(doses, m, m).reindex(frame.index)
+        frame["recent_sessions"] = window_sum(doses, lo, m - 1).reindex(frame.index)
+        frame["earlier_sessions"] = window_sum(doses, first_month - 120, lo - 1).reindex(
+            frame.index)
+        frame["next_sessions"] = window_sum(doses, m + 1, m + 1).reindex(frame.index)
+        frame = frame.fillna({"sessions": 0, "recent_sessions": 0, "earlier_sessions": 0,
+                              "next_sessions": 0}).reset_index()
+        frame["period"] = str(m)
+        placed = team.xs(m, level="_month") if m in team.index.get_level_values("_month") \
+            else team.iloc[0:0].droplevel("_month")
+        frame = frame.join(placed, on="agent_id")
+        key = pd.MultiIndex.from_arrays([frame["agent_id"], frame["behavior_id"],
+                                         [m] * len(frame)])
+        by = held_by.reindex(key).to_numpy() if len(held_by) else np.full(len(frame), None)
+        frame["supervisor_id"] = np.where(pd.notna(by), by, frame["supervisor_id"])
+        frame["pre_mean"] = frame["pre_sum"] / frame["pre_n"]
+        frame["post_mean"] = frame["post_sum"] / frame["post_n"]
+        agent_pre = frame.groupby("agent_id")[["pre_sum", "pre_n"]].transform("sum")
+        frame["agent_pre"] = agent_pre["pre_sum"] / agent_pre["pre_n"]
+        shrunk = []
+        for _, part in frame.groupby(["site", "behavior_id"], sort=False, dropna=False):
+            share = float(part["pre_sum"].sum() / part["pre_n"].sum())
+            shrunk.append(shrink_means(part["pre_mean"], part["pre_n"],
+                                       max(share * (1 - share), 1e-4)))
+        frame["pre_shrunk"] = pd.concat(shrunk)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=_PANEL_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("pre_n", "post_n", "sessions", "recent_sessions", "earlier_sessions",
+                "next_sessions"):
+        out[col] = out[col].astype(int)
+    return out[_PANEL_COLUMNS].sort_values(["period", "agent_id", "behavior_id"]) \
+        .reset_index(drop=True)
 
 
 def compute_coaching_effectiveness(
@@ -194,45 +224,124 @@ def compute_coaching_effectiveness(
     group_by: str | None = None,
     min_sessions: int = 5,
     min_agents: int = 3,
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """Pool session effects per supervisor, per behaviour, or overall.
+    """Did coached behaviours improve? The lift per session, per group or overall.
 
-    The pooled lift is the mean of the sessions' difference-in-differences
-    with a t interval clustered by agent (an agent coached twice is not two
-    independent experiments; Cameron & Miller 2015, see
-    :mod:`cxreports.analyses.drivers`).
+    Method: ANCOVA on the pre-score (a lagged-dependent-variable model), the
+    design that survives choosing what to coach from observed scores.
+    Supervisors coach the behaviour that *looked* worst recently; that score
+    was low partly by chance and rises on its own (regression to the mean),
+    so a before/after or difference-in-differences comparison reports a lift
+    where coaching did nothing. Here each agent-behaviour-month of the panel
+    (:func:`compute_session_effects`) has its next month's score (data
+    disjoint from those that drove the choice) regressed on
+
+    - the reliability-shrunk score over the selection months and the agent's
+      mean over all behaviours (what the choice was based on; conditioning
+      on them compares coached pairs with uncoached and not-yet-coached
+      pairs that looked just as weak),
+    - behaviour-by-month effects,
+    - sessions held in the selection months, before them and in the post
+      month (so repeated sessions are doses, not separate experiments, and
+      are never counted twice),
+    - and the number of sessions on the behaviour in the treatment month,
+      one coefficient per group of ``group_by`` (or one overall): the lift
+      per session.
+
+    Weighted by the post month's evaluations; standard errors clustered by
+    agent, with t intervals on (coached agents in the group - 1) degrees of
+    freedom (see the code for why not G-1). "worked" means the
+    interval lies above zero, so with no true effect a group is called
+    "worked" with probability about (1 - level) / 2.
+
+    References: Angrist, J. D. & Pischke, J.-S. (2009). Mostly Harmless
+    Econometrics, section 5.4 (fixed effects vs lagged dependent variables;
+    Ashenfelter's dip). Barnett, A. G., van der Pols, J. C. & Dobson, A. J.
+    (2005). Regression to the mean: what it is and how to deal with it.
+    International Journal of Epidemiology 34(1), 215-220 (ANCOVA on the
+    baseline). Kelley, T. L. (1947). Fundamentals of Statistics (the
+    reliability-shrunk true score). Cameron, A. C. & Miller, D. L. (2015),
+    J. Human Resources 50(2), 317-372 (cluster-robust inference).
 
     Returns
     -------
     pd.DataFrame
-        One row per group: ``group_by``, ``group``, ``lift`` (mean change in
-        the coached behaviour's score beyond the agent's other behaviours,
-        0-1 scale), ``ci_low``, ``ci_high``, ``p_value``, ``n_sessions``,
-        ``n_agents`` and ``verdict`` (``worked``, ``no_evidence``,
-        ``backfired`` or ``insufficient_data``).
+        One row per group: ``group_by``, ``group``, ``lift`` (per session,
+        in the share of evaluated contacts showing the behaviour: 0.10 = ten
+        percentage points), ``ci_low``, ``ci_high``, ``p_value``,
+        ``n_sessions`` (treatment-month sessions measured), ``n_agents``
+        (agents coached among them), ``unit`` and ``verdict`` (``worked``,
+        ``no_evidence``, ``backfired`` or ``insufficient_data``).
     """
     label = group_by or "all"
-    groups = (session_effects.groupby(group_by, sort=True) if group_by
-              else [("all", session_effects)])
-    rows = []
-    for group, part in groups:
-        row = {"group_by": label, "group": group, "lift": np.nan, "ci_low": np.nan,
-               "ci_high": np.nan, "p_value": np.nan, "n_sessions": len(part),
-               "n_agents": int(part["agent_id"].nunique()), "verdict": "insufficient_data"}
-        if len(part) >= min_sessions and row["n_agents"] >= min_agents:
-            clusters = pd.factorize(part["agent_id"])[0]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = OLS(part["did"].to_numpy(float), np.ones(len(part))).fit(
-                    cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True)
-            low, high = fit.conf_int()[0]
-            row.update(lift=float(fit.params[0]), ci_low=float(low), ci_high=float(high),
-                       p_value=float(fit.pvalues[0]),
+    columns = ["group_by", "group", "lift", "ci_low", "ci_high", "p_value", "n_sessions",
+               "n_agents", "unit", "verdict"]
+    panel = session_effects[session_effects["post_n"] > 0] if len(session_effects) \
+        else session_effects
+    if panel.empty:
+        return pd.DataFrame(columns=columns)
+    panel = panel.reset_index(drop=True)
+    treated = panel[panel["sessions"] > 0]
+    groups = sorted(treated[group_by].dropna().unique()) if group_by else ["all"]
+    member = (treated[group_by] if group_by else pd.Series("all", index=treated.index))
+    rows, fitted = [], []
+    for g in groups:
+        mine = treated[member == g]
+        row = {"group_by": label, "group": g, "lift": np.nan, "ci_low": np.nan,
+               "ci_high": np.nan, "p_value": np.nan, "n_sessions": int(mine["sessions"].sum()),
+               "n_agents": int(mine["agent_id"].nunique()), "unit": LIFT_UNIT,
+               "verdict": "insufficient_data"}
+        if row["n_sessions"] >= min_sessions and row["n_agents"] >= min_agents:
+            fitted.append(g)
+        rows.append(row)
+    if fitted:
+        design = {"const": np.ones(len(panel)),
+                  "pre_shrunk": panel["pre_shrunk"].to_numpy(float),
+                  "agent_pre": panel["agent_pre"].to_numpy(float)}
+        for name in ("recent_sessions", "earlier_sessions", "next_sessions"):
+            if panel[name].any():
+                design[name] = panel[name].to_numpy(float)
+        cells = pd.get_dummies(panel["behavior_id"] + "|" + panel["period"].astype(str),
+                               drop_first=True, dtype=float)
+        for c in cells.columns:
+            design[f"fe:{c}"] = cells[c].to_numpy()
+        group_of = (panel[group_by] if group_by else pd.Series("all", index=panel.index))
+        other = np.zeros(len(panel))
+        for g in groups:
+            dose = np.where(group_of == g, panel["sessions"], 0).astype(float)
+            if g in fitted:
+                design[f"dose:{g}"] = dose
+            else:
+                other += dose
+        if other.any():
+            design["dose:other"] = other
+        x = pd.DataFrame(design)
+        y = panel["post_mean"].to_numpy(float)
+        clusters = pd.factorize(panel["agent_id"])[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = WLS(y, x, weights=panel["post_n"].to_numpy(float)).fit(
+                cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True)
+        for row in rows:
+            name = f"dose:{row['group']}"
+            if row["group"] not in fitted or not np.isfinite(fit.bse[name]):
+                continue
+            # A group's lift rests on its coached agents only: t on their
+            # number less one (never more than the model's G - 1), because a
+            # cluster-robust error from few treated clusters is too small
+            # (MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference
+            # for wildly different cluster sizes. J. Applied Econometrics
+            # 32(2), 233-254; Conley, T. G. & Taber, C. R. (2011), REStat 93(1)).
+            df = max(min(row["n_agents"], len(set(clusters))) - 1, 1)
+            est, se = float(fit.params[name]), float(fit.bse[name])
+            half = st.t.ppf(0.5 + level / 2, df) * se
+            low, high = est - half, est + half
+            row.update(lift=est, ci_low=low, ci_high=high,
+                       p_value=float(2 * st.t.sf(abs(est / se), df)) if se > 0 else np.nan,
                        verdict="worked" if low > 0 else ("backfired" if high < 0
                                                          else "no_evidence"))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["group_by", "group", "lift", "ci_low", "ci_high",
-                                       "p_value", "n_sessions", "n_agents", "verdict"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- priorities
@@ -244,6 +353,7 @@ def compute_agent_behaviour_scores(
     *,
     behaviors: list[str],
     group_by: str = "site",
+    period: str | Period | None = None,
 ) -> pd.DataFrame:
     """Each agent's score on each behaviour, shrunk toward their ``group_by`` mean.
 
@@ -263,29 +373,50 @@ def compute_agent_behaviour_scores(
         ``site``, ``vendor``, ``behavior_id``, ``n`` (applicable
         evaluations), ``mean``, ``shrunk`` and ``benchmark`` (the group's
         75th percentile of shrunk scores among agents with any data: what a
-        strong agent here achieves).
+        strong agent here achieves), ``site_adoption`` (the group's share of
+        applicable evaluations showing it), then ``month_mean`` and
+        ``month_n``: the same agent's raw score in ``period`` alone (the
+        window's last month; NaN without ``period``).
     """
-    long = evaluations.melt(id_vars=["agent_id"], value_vars=behaviors,
+    id_vars = ["agent_id", "period"] if period is not None else ["agent_id"]
+    long = evaluations.melt(id_vars=id_vars, value_vars=behaviors,
                             var_name="behavior_id", value_name="score")
     agg = long.groupby(["agent_id", "behavior_id"])["score"].agg(["mean", "count", "var"])
     agg = agg.rename(columns={"count": "n"}).reset_index()
+    if period is not None:
+        month = long[long["period"] == str(parse_period(period))].groupby(
+            ["agent_id", "behavior_id"])["score"].agg(["mean", "count"])
+        month = month.rename(columns={"mean": "month_mean", "count": "month_n"})
+        agg = agg.join(month, on=["agent_id", "behavior_id"])
+    else:
+        agg["month_mean"], agg["month_n"] = np.nan, 0
     placed = team[["agent_id", "supervisor_id", "site", "vendor"]]
     grid = placed.merge(pd.DataFrame({"behavior_id": behaviors}), how="cross")
     out = grid.merge(agg, on=["agent_id", "behavior_id"], how="left")
     out["n"] = out["n"].fillna(0).astype(int)
+    out["month_n"] = out["month_n"].fillna(0).astype(int)
     frames = []
     for _, part in out.groupby([group_by, "behavior_id"], sort=False):
         part = part.copy()
+        shown = (part["mean"] * part["n"]).sum()
+        part["site_adoption"] = shown / part["n"].sum() if part["n"].sum() else np.nan
         noise = float(np.nanmean(part["var"])) if part["var"].notna().any() else 0.0
         part["shrunk"] = shrink_means(part["mean"], part["n"], noise)
         part["benchmark"] = part["shrunk"].quantile(0.75) if part["shrunk"].notna().any() \
             else np.nan
         frames.append(part)
     cols = ["agent_id", "supervisor_id", "site", "vendor", "behavior_id", "n", "mean", "shrunk",
-            "benchmark"]
+            "benchmark", "site_adoption", "month_mean", "month_n"]
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+#: Coaching picks worth less than this many KPI points (on the KPI's own
+#: scale) are not printed: a supervisor's time is better spent elsewhere.
+MIN_EXPECTED_GAIN = {"csat": 0.03, "nps": 0.08, "fcr": 0.01, "ces": 0.04, "aht_seconds": 5.0}
+#: At most this many teammates are sent to the same peer mentor.
+MAX_MENTEES = 3
 
 
 def compute_coaching_priorities(
@@ -296,17 +427,39 @@ def compute_coaching_priorities(
     n_opportunities: int = 2,
     n_strengths: int = 2,
     min_evaluations: int = 3,
+    min_gain: float | None = None,
+    ceiling: float = 0.95,
+    max_mentees: int = MAX_MENTEES,
 ) -> pd.DataFrame:
     """Per agent: behaviours to coach (gap x impact) and strengths to celebrate, with mentors.
 
+    Everything here reads one window, the recent one of ``scores``
+    (:func:`compute_agent_behaviour_scores`): an agent's shrunk score there
+    is the ``score`` every pick quotes, and the strong-agent ``benchmark``
+    (the site's 75th percentile) is in the same window.
+
     The impact of a behaviour is its driver estimate for ``kpi`` at the
     agent's site, or their vendor where the site model had too little data,
-    or everyone's; a behaviour that is not a proven driver there has no
-    impact (we do not coach on what has not been shown to matter). The gap
-    is how far the agent's shrunk score is below the site benchmark.
-    ``expected_gain`` = gap x impact: the KPI points the agent would gain by
-    closing the gap. A mentor for an opportunity is the teammate with the
-    highest score on it, at or above the benchmark.
+    or everyone's; a behaviour that is not a proven driver there (verdict
+    ``driver``: an effect in the KPI's better direction) has no impact (we
+    do not coach on what has not been shown to matter). The gap is how far
+    the agent's shrunk score is below the benchmark; ``expected_gain`` = gap
+    x impact, the KPI points the agent would gain by closing it.
+
+    Rules (each one a contradiction a pack must not print):
+
+    - never coach a behaviour the agent already shows at the strong-agent
+      level in the recent window, by the shrunk score, the raw score, or the
+      report month alone (with ``min_evaluations`` there);
+    - skip picks worth less than ``min_gain`` KPI points
+      (:data:`MIN_EXPECTED_GAIN`); an agent whose every pick falls below it
+      gets one row of kind ``below_minimum`` so the pack can say so;
+    - a strength is a proven driver at the agent's site shown at or above the
+      benchmark, never a ceiling item (site adoption at or above
+      ``ceiling``, which every agent shows);
+    - a mentor is a teammate at or above the benchmark, best-scoring first,
+      taking at most ``max_mentees`` teammates (biggest gains are served
+      first).
 
     Parameters
     ----------
@@ -321,17 +474,24 @@ def compute_coaching_priorities(
     pd.DataFrame
         Up to ``n_opportunities + n_strengths`` rows per agent:
         ``agent_id``, ``supervisor_id``, ``behavior_id``, ``kind``
-        (``opportunity`` or ``strength``), ``rank``, ``score``,
-        ``benchmark``, ``gap``, ``impact``, ``expected_gain``, ``n``,
-        ``impact_from`` (which model supplied the impact) and
-        ``mentor_agent_id``. An agent with too few evaluations gets one
-        row of kind ``insufficient_data``.
+        (``opportunity``, ``strength``, ``below_minimum`` or
+        ``insufficient_data``), ``rank``, ``score``, ``benchmark``, ``gap``,
+        ``impact``, ``expected_gain``, ``n``, ``impact_from`` (which model
+        supplied the impact), ``mentor_agent_id``, ``month_score`` and
+        ``month_n`` (the report month alone, for the pack's table) and
+        ``min_gain``.
     """
     columns = ["agent_id", "supervisor_id", "behavior_id", "kind", "rank", "score", "benchmark",
-               "gap", "impact", "expected_gain", "n", "impact_from", "mentor_agent_id"]
+               "gap", "impact", "expected_gain", "n", "impact_from", "mentor_agent_id",
+               "month_score", "month_n", "min_gain"]
+    min_gain = MIN_EXPECTED_GAIN.get(kpi, 0.0) if min_gain is None else float(min_gain)
     drivers = drivers[drivers["kpi"] == kpi]
     better = drivers["better"]
     sign = -1.0 if (len(better) and better.iloc[0] == "lower") else 1.0
+    if "month_mean" not in scores:
+        scores = scores.assign(month_mean=np.nan, month_n=0)
+    if "site_adoption" not in scores:
+        scores = scores.assign(site_adoption=np.nan)
 
     # Impact per (site, vendor, behaviour): one driver model choice per place.
     places = scores[["site", "vendor"]].drop_duplicates()
@@ -353,52 +513,60 @@ def compute_coaching_priorities(
     m["gap"] = (m["benchmark"] - m["shrunk"]).clip(lower=0)
     m["expected_gain"] = m["gap"] * m["impact"] * sign
     m["impact_from"] = [sources[p] for p in zip(m["site"], m["vendor"], strict=True)]
+    month_ok = m["month_n"] >= min_evaluations
+    already = ((m["shrunk"] >= m["benchmark"]) | (m["mean"] >= m["benchmark"])
+               | (month_ok & (m["month_mean"] >= m["benchmark"])))
 
     def top(frame: pd.DataFrame, by: str, n: int) -> pd.DataFrame:
-        # Largest first; ties keep the scores' order (as nlargest does).
-        ranked = frame.assign(_neg=-frame[by]).sort_values(["agent_id", "_neg", "_order"],
+        # Largest first; ties by behaviour id, so the order of rows never decides.
+        ranked = frame.assign(_neg=-frame[by]).sort_values(["agent_id", "_neg", "behavior_id"],
                                                            kind="stable")
         ranked = ranked.groupby("agent_id", sort=False).head(n)
         return ranked.assign(rank=ranked.groupby("agent_id", sort=False).cumcount() + 1)
 
-    opportunities = top(m[m["expected_gain"] > 0], "expected_gain", n_opportunities)
-    # Celebrate what matters to customers here; where nothing proven
-    # applies, the agent's best behaviours at or above the benchmark.
-    strong = m[m["shrunk"] >= m["benchmark"]]
-    proven = strong["impact"] * sign > 0
-    has_proven = proven.groupby(strong["agent_id"]).transform("any")
-    strong = strong[proven | ~has_proven]
-    merit = (strong["impact"] * sign).where(has_proven[strong.index], strong["shrunk"])
-    strengths = top(strong.assign(merit=merit), "merit", n_strengths)
+    candidates = m[(m["expected_gain"] > 0) & ~already]
+    worth = candidates[candidates["expected_gain"] >= min_gain]
+    opportunities = top(worth, "expected_gain", n_opportunities)
+    small = candidates[~candidates["agent_id"].isin(set(worth["agent_id"]))]
+    below = top(small, "expected_gain", 1).assign(kind="below_minimum", score=lambda f: f["shrunk"])
 
-    # Mentor: the best-scoring teammate on the behaviour, if at or above the benchmark.
-    candidates = scores[scores["n"] >= min_evaluations].assign(_neg=lambda f: -f["shrunk"])
-    candidates = candidates.sort_values(["supervisor_id", "behavior_id", "_neg", "_order"],
-                                        kind="stable")
-    best_two = candidates.groupby(["supervisor_id", "behavior_id"], sort=False).head(2)
-    best_two = best_two.assign(_pick=best_two.groupby(["supervisor_id", "behavior_id"],
-                                                      sort=False).cumcount())
-    first = best_two[best_two["_pick"] == 0].set_index(["supervisor_id", "behavior_id"])
-    second = best_two[best_two["_pick"] == 1].set_index(["supervisor_id", "behavior_id"])
-    key = pd.MultiIndex.from_frame(opportunities[["supervisor_id", "behavior_id"]])
-    one = first.reindex(key)
-    two = second.reindex(key)
-    is_self = one["agent_id"].to_numpy() == opportunities["agent_id"].to_numpy()
-    mentor = np.where(is_self, two["agent_id"].to_numpy(), one["agent_id"].to_numpy())
-    mentor_score = np.where(is_self, two["shrunk"].to_numpy(), one["shrunk"].to_numpy())
-    ok = pd.notna(mentor) & (mentor_score >= opportunities["benchmark"].to_numpy())
-    opportunities = opportunities.assign(
-        kind="opportunity", score=opportunities["shrunk"],
-        mentor_agent_id=pd.Series(np.where(ok, mentor, None), index=opportunities.index,
-                                  dtype=object))
+    ceiling_item = m["site_adoption"] >= ceiling
+    strong = m[(m["shrunk"] >= m["benchmark"]) & (m["impact"] * sign > 0) & ~ceiling_item]
+    strengths = top(strong.assign(merit=strong["impact"] * sign), "merit", n_strengths)
+
+    # Mentors: biggest gains first, each mentor at most ``max_mentees`` teammates.
+    pool = scores[scores["n"] >= min_evaluations].set_index(["supervisor_id", "behavior_id"])
+    pool = pool.sort_values("shrunk", ascending=False, kind="stable")
+    load: dict[str, int] = {}
+    mentor = pd.Series(None, index=opportunities.index, dtype=object)
+    for idx in opportunities.sort_values("expected_gain", ascending=False,
+                                         kind="stable").index:
+        row = opportunities.loc[idx]
+        key = (row["supervisor_id"], row["behavior_id"])
+        if key not in pool.index:
+            continue
+        options = pool.loc[[key]]
+        options = options[(options["agent_id"] != row["agent_id"])
+                          & (options["shrunk"] >= row["benchmark"])]
+        for who in options.sort_values(["shrunk", "agent_id"], ascending=[False, True],
+                                       kind="stable")["agent_id"]:
+            if load.get(who, 0) < max_mentees:
+                load[who] = load.get(who, 0) + 1
+                mentor[idx] = who
+                break
+    opportunities = opportunities.assign(kind="opportunity", score=opportunities["shrunk"],
+                                         mentor_agent_id=mentor)
     strengths = strengths.assign(kind="strength", score=strengths["shrunk"], gap=0.0,
                                  expected_gain=0.0, mentor_agent_id=None)
 
     placed = scores.drop_duplicates("agent_id")
     lacking = placed[~placed["agent_id"].isin(set(measured["agent_id"]))]
     lacking = lacking[["agent_id", "supervisor_id"]].assign(kind="insufficient_data", rank=1)
-    out = pd.concat([opportunities, strengths, lacking], ignore_index=True)
-    out["_kind"] = out["kind"].map({"opportunity": 0, "strength": 1, "insufficient_data": 0})
+    out = pd.concat([opportunities, below, strengths, lacking], ignore_index=True)
+    out["month_score"] = out.get("month_mean")
+    out["min_gain"] = min_gain
+    out["_kind"] = out["kind"].map({"opportunity": 0, "below_minimum": 0, "strength": 1,
+                                    "insufficient_data": 0})
     out = out.sort_values(["agent_id", "_kind", "rank"], kind="stable")
     out["mentor_agent_id"] = out["mentor_agent_id"].astype(scores["agent_id"].dtype)
     return out.reset_index(drop=True).reindex(columns=columns)

@@ -30,11 +30,19 @@ analysis. CMAJ 184(11), 1265-1269).
 
 Where a group has too few evaluated contacts with the KPI, the model falls
 back to agent-months (mean behaviour scores against the mean KPI, weighted by
-responses), and the ``level`` column says so.
+responses), and the ``level`` column says so. That is a between-agent
+association, not a behaviour's effect on a contact: agents who show a
+behaviour more differ in other ways, and monthly means measured with error
+attenuate it. Its significant estimates get the verdict ``association``,
+never ``driver``, and :func:`drivers_for` prefers a contact-level model of a
+wider group to it.
 
 Relative importance is the Shapley decomposition of the linear model's R^2
-(:func:`cxreports.analyses.stats.shapley_r2`), reported as each behaviour's share of
-the explained variance; for FCR it decomposes the linear probability model.
+(:func:`cxreports.analyses.stats.shapley_r2`) on the fitted model's own design
+(a behaviour and its N/A indicator as one player; the fallback's weights),
+reported as each behaviour's share of the explained variance; ``r_squared``
+is that model's R^2. For FCR it decomposes the linear probability model on
+the same design.
 
 Verdicts
 --------
@@ -44,7 +52,18 @@ Verdicts
     not shown) on fewer than ``min_each_side``; or it is collinear with the
     others; or the model could not be fitted.
 ``driver``
-    q-value at most ``alpha`` (default 0.05).
+    q-value at most ``alpha`` (default 0.05) and the estimate in the KPI's
+    better direction (positive for CSAT, NPS, FCR and effort, where 7 is the
+    least effort; negative for handle time): doing more of it helps.
+``harmful``
+    q-value at most ``alpha`` with the estimate in the wrong direction:
+    customers do worse when the behaviour is scored as shown. Never a
+    behaviour to coach or to list as moving a KPI; usually a sign to check
+    how the behaviour is defined or scored (asked by rote, scored on the
+    wrong contacts).
+``association``
+    at the agent-month fallback level, a q-value at most ``alpha`` in either
+    direction (see above).
 ``no_evidence``
     otherwise: the data were enough, the effect was not distinguishable from
     zero.
@@ -141,7 +160,9 @@ def compute_drivers(
         FCR in probability), ``std_error``, ``ci_low``, ``ci_high`` (95%),
         ``p_value``, ``q_value`` (BH within group and KPI),
         ``relative_weight`` (share of explained variance), ``n_obs``,
-        ``n_agents``, ``n_applicable``, ``verdict``, ``level``
+        ``n_agents``, ``n_applicable``, ``verdict`` (``driver``, ``harmful``,
+        ``association``, ``no_evidence`` or ``insufficient_data``; see the
+        module docstring), ``level``
         (``interaction`` or ``agent_month``), ``r_squared`` and ``better``
         (which direction of the KPI is good).
 
@@ -184,8 +205,11 @@ def compute_drivers(
         return pd.DataFrame(columns=DRIVER_COLUMNS)
     out = pd.concat(frames, ignore_index=True)
     ok = out["verdict"].isna()
-    out.loc[ok, "verdict"] = np.where(out.loc[ok, "q_value"] <= rules.alpha, "driver",
-                                      "no_evidence")
+    helps = out["estimate"] * (1.0 if spec.better == "higher" else -1.0) > 0
+    significant = out["q_value"] <= rules.alpha
+    out.loc[ok, "verdict"] = np.select(
+        [significant & (out["level"] == "agent_month"), significant & helps, significant],
+        ["association", "driver", "harmful"], default="no_evidence")[ok.to_numpy()]
     out["better"] = spec.better
     out["n_applicable"] = out["n_applicable"].fillna(0).astype(np.int64)
     return out[DRIVER_COLUMNS]
@@ -286,7 +310,8 @@ def _fit(
                                             cov_kwds={"groups": clusters})
                 if not result.mle_retvals.get("converged", True):
                     raise RuntimeError("logit did not converge")
-                est, se, pvals, low, high = _average_discrete_effects(result, x, modelled)
+                est, se, pvals, low, high = _average_discrete_effects(
+                    result, x, modelled, df=int(len(set(clusters))) - 1)
             else:
                 model = WLS(y, x, weights=weights) if weights is not None else OLS(y, x)
                 result = model.fit(cov_type="cluster", cov_kwds={"groups": clusters},
@@ -297,8 +322,16 @@ def _fit(
     except Exception:  # singular fits, separation: the group is not estimable
         return _Fit(rows, level, n_obs, n_agents, np.nan)
 
-    shares = shapley_r2(frame[modelled].fillna(frame[modelled].mean()).to_numpy(float), y) \
-        if len(modelled) <= 14 else _johnson_weights(frame[modelled], y)
+    # Relative importance on the fitted model's own design: its N/A indicators
+    # (a behaviour and its indicator are one player) and its weights.
+    design = [c for c in x.columns if c != "const"]
+    players = [[design.index(b)] + ([design.index(f"__na__{b}")]
+                                    if f"__na__{b}" in design else [])
+               for b in modelled]
+    if len(modelled) <= 14:
+        shares = shapley_r2(x[design].to_numpy(float), y, players=players, weights=weights)
+    else:
+        shares = _johnson_weights(frame[modelled], y)
     r2 = float(np.sum(shares))
     for j, b in enumerate(modelled):
         if not np.isfinite(se[b]) or se[b] <= 0:
@@ -312,7 +345,8 @@ def _fit(
     return _Fit(rows, level, n_obs, n_agents, r2)
 
 
-def _average_discrete_effects(result, x: pd.DataFrame, names: list[str]):
+def _average_discrete_effects(result, x: pd.DataFrame, names: list[str], *,
+                              df: int | None = None):
     """Average effect on P(y=1) of each behaviour going 0 -> 1, with delta-method SEs.
 
     ``AME_j = mean_i [F(eta_i | x_ij=1) - F(eta_i | x_ij=0)]``; its gradient
@@ -320,14 +354,17 @@ def _average_discrete_effects(result, x: pd.DataFrame, names: list[str]):
     the variance ``g' V g`` uses the model's (cluster-robust) covariance
     ``V``. Closed form: the same numbers statsmodels' ``get_margeff(at=
     "overall", dummy=True)`` gives for 0/1 columns, without its numerical
-    Jacobian over every row (the tests compare the two).
+    Jacobian over every row (the tests compare the two). Intervals and
+    p-values use t on ``df`` degrees of freedom (G - 1 for G agent
+    clusters, as the linear models do); the normal without ``df``.
     """
     matrix = x.to_numpy(float)
     beta = result.params.to_numpy(float)
     cov = result.cov_params().to_numpy(float)
     eta = matrix @ beta
     n = len(matrix)
-    z = st.norm.ppf(0.975)
+    z = st.t.ppf(0.975, df) if df and df > 0 else st.norm.ppf(0.975)
+    tail = (lambda q: st.t.sf(q, df)) if df and df > 0 else st.norm.sf
     out = {k: {} for k in ("est", "se", "p", "low", "high")}
     for name in names:
         j = x.columns.get_loc(name)
@@ -340,7 +377,7 @@ def _average_discrete_effects(result, x: pd.DataFrame, names: list[str]):
         effect = float(np.mean(p1 - p0))
         se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
         out["est"][name], out["se"][name] = effect, se
-        out["p"][name] = float(2 * st.norm.sf(abs(effect / se))) if se > 0 else np.nan
+        out["p"][name] = float(2 * tail(abs(effect / se))) if se > 0 else np.nan
         out["low"][name], out["high"][name] = effect - z * se, effect + z * se
     return (pd.Series(out["est"]), pd.Series(out["se"]), pd.Series(out["p"]),
             pd.Series(out["low"]), pd.Series(out["high"]))
@@ -390,6 +427,8 @@ def compute_heterogeneity(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
     for (group_by, kpi, behavior), part in drivers.groupby(
             ["group_by", "kpi", "behavior_id"], sort=False):
         ok = part[(part["verdict"] != "insufficient_data") & (part["std_error"] > 0)]
+        if "level" in ok:  # agent-month associations estimate something else
+            ok = ok[ok["level"] != "agent_month"]
         row = {"group_by": group_by, "kpi": kpi, "behavior_id": behavior,
                "n_groups": len(ok), "pooled_estimate": np.nan, "q_stat": np.nan, "df": 0,
                "p_value": np.nan, "i_squared": np.nan, "lowest_group": None,
@@ -423,6 +462,9 @@ def drivers_for(
 ) -> tuple[pd.DataFrame, str]:
     """The most specific driver model with enough data for a team: site, vendor, everyone.
 
+    A contact-level model of a wider group is preferred to an agent-month
+    association of a narrower one (see the module docstring).
+
     ``drivers`` holds :func:`compute_drivers` rows at several levels (as
     :attr:`cxreports.analyses.analysis.Analysis.layered_drivers` does). A level is
     used for a KPI when its model had enough data for at least one
@@ -437,13 +479,22 @@ def drivers_for(
     """
     chosen, notes = [], []
     for kpi, part in drivers.groupby("kpi", sort=False):
-        for level, name in (("site", site), ("vendor", vendor), ("all", "all")):
-            if name is None:
-                continue
-            rows = part[(part["group_by"] == level) & (part["group"] == name)]
-            if len(rows) and (rows["verdict"] != "insufficient_data").any():
-                chosen.append(rows)
-                notes.append(f"{kpi}: {level} {name}" if level != "all" else f"{kpi}: everyone")
+        # Contact-level models first, at any level; an agent-month association last.
+        for contact_level in (True, False):
+            found = False
+            for level, name in (("site", site), ("vendor", vendor), ("all", "all")):
+                if name is None:
+                    continue
+                rows = part[(part["group_by"] == level) & (part["group"] == name)]
+                if contact_level and "level" in rows:
+                    rows = rows[rows["level"] != "agent_month"]
+                if len(rows) and (rows["verdict"] != "insufficient_data").any():
+                    chosen.append(rows)
+                    notes.append(f"{kpi}: {level} {name}" if level != "all"
+                                 else f"{kpi}: everyone")
+                    found = True
+                    break
+            if found:
                 break
     frame = pd.concat(chosen, ignore_index=True) if chosen else drivers.iloc[0:0]
     return frame, "; ".join(notes)

@@ -31,6 +31,7 @@ __all__ = [
     "agent_months",
     "behaviour_columns",
     "contact_stats_sql",
+    "contact_times",
     "contacts_with_team",
     "evaluated_contacts",
     "evaluation_matrix",
@@ -43,6 +44,7 @@ __all__ = [
 KPI_COLUMNS = list(dict.fromkeys(k.column for k in KPIS))
 TEAM_COLUMNS = ["supervisor_id", "site", "vendor", "shore"]
 _RESERVED = {"interaction_id", "evaluation_id", "agent_id", "evaluated_at", "started_at",
+             "contact_at", "evaluated_period",
              "period", "n_evaluations", *KPI_COLUMNS, *TEAM_COLUMNS, "channel"}
 
 
@@ -242,10 +244,37 @@ def agent_months(
     return out.sort_values(["period", "agent_id"], kind="stable").reset_index(drop=True)
 
 
+def contact_times(con: duckdb.DuckDBPyConnection, interactions: str,
+                  interaction_ids: pd.Series) -> pd.Series:
+    """When each evaluated contact happened (``started_at``), aligned with ``interaction_ids``.
+
+    ``interactions`` is a relation in ``con``; ids it lacks (or empty ids)
+    give NaT.
+    """
+    wanted = pd.DataFrame({"interaction_id": pd.unique(interaction_ids.dropna())})
+    name = f"cx_wanted_{id(wanted):x}"
+    con.register(name, wanted)
+    try:
+        found = con.execute(f"SELECT i.interaction_id, i.started_at FROM {interactions} i "
+                            f"JOIN {name} w USING (interaction_id)").df()
+    finally:
+        con.unregister(name)
+    times = found.drop_duplicates("interaction_id").set_index("interaction_id")["started_at"]
+    return pd.Series(pd.to_datetime(interaction_ids.map(times)).to_numpy(),
+                     index=interaction_ids.index, name="contact_at")
+
+
 def evaluations_with_team(
     evaluations: pd.DataFrame, roster: pd.DataFrame, qa_form: pd.DataFrame
 ) -> pd.DataFrame:
-    """Evaluations with the agent's team on the evaluation day, month and overall score.
+    """Evaluations with the agent's team, month and overall score.
+
+    An evaluation describes the contact it scored, so with a ``contact_at``
+    column (:func:`contact_times`) its month (``period``) and team are those
+    of the contact; QA often scores a contact days later, and a late
+    September call evaluated in October shows September's behaviour. Without
+    ``contact_at`` (or where it is empty) the evaluation's own date is used.
+    ``evaluated_period`` is always the evaluation's month.
 
     ``qa_score`` is the evaluation's weighted mean over applicable behaviours
     (QA form ``weight``, 1 where empty); an evaluation with every behaviour
@@ -258,7 +287,15 @@ def evaluations_with_team(
     applicable = np.isfinite(scores)
     total = (np.where(applicable, scores, 0.0) * w).sum(axis=1)
     weight = (applicable * w).sum(axis=1)
-    out = assign_roster(evaluations, roster, on="evaluated_at")
-    out["period"] = _period_of(out["evaluated_at"])
+    evaluations = evaluations.copy()
+    evaluated = pd.to_datetime(evaluations["evaluated_at"])
+    if "contact_at" in evaluations:
+        when = pd.to_datetime(evaluations["contact_at"]).fillna(evaluated)
+    else:
+        when = evaluated
+    evaluations["_when"] = when
+    out = assign_roster(evaluations, roster, on="_when").drop(columns="_when")
+    out["period"] = _period_of(when).to_numpy()
+    out["evaluated_period"] = _period_of(evaluated).to_numpy()
     out["qa_score"] = np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
     return out

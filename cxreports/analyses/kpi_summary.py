@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats as st
 
 from ..core.kpis import KPI, KPIS
 from ..data.sql import sql_identifier
@@ -104,20 +105,78 @@ def kpi_stats(contacts: pd.DataFrame, *, group_by: list[str]) -> pd.DataFrame:
     return wide.groupby(group_by, dropna=True, sort=True).sum().reset_index()
 
 
-def _summary_value(spec: KPI, row: dict) -> tuple[float, float, float, int]:
-    """(value, ci_low, ci_high, n) of one KPI from its sums, as its ``summary`` says."""
+def _summary_value(spec: KPI, row: dict, deff: float = 1.0,
+                   n_agents: int = 0) -> tuple[float, float, float, int]:
+    """(value, ci_low, ci_high, n) of one KPI from its sums, as its ``summary`` says.
+
+    ``deff`` (at least 1) widens the interval for contacts clustered in
+    agents: a mean's t interval uses the variance times ``deff`` on
+    ``n_agents - 1`` degrees of freedom; shares and NPS use an effective
+    sample size ``n / deff`` (Korn & Graubard 1998).
+    """
     c = spec.column
     n = int(row[f"n__{c}"])
     if spec.summary == "mean":
         total, squares = float(row[f"sum__{c}"]), float(row[f"sumsq__{c}"])
         mean = total / n if n else np.nan
         variance = max(squares - total * total / n, 0.0) / (n - 1) if n > 1 else np.nan
+        if deff > 1 and n_agents >= 2 and n > 1:
+            half = st.t.ppf(0.975, n_agents - 1) * np.sqrt(variance * deff / n)
+            return (float(mean), float(mean - half), float(mean + half), n)
         return mean_interval_from(n, mean, variance)
+    n_eff = n / deff if n else 0
     if spec.summary == "nps":
+        if deff > 1 and n:
+            value, low, high, _ = nps_interval_from(
+                row[f"promoters__{c}"] / deff, row[f"detractors__{c}"] / deff, n_eff)
+            return (100 * (row[f"promoters__{c}"] - row[f"detractors__{c}"]) / n, low, high, n)
         return nps_interval_from(row[f"promoters__{c}"], row[f"detractors__{c}"], n)
     hits = float(row[f"top_box__{c}"] if spec.summary == "top_box" else row[f"sum__{c}"])
-    lo, hi = wilson_interval(hits, n)
+    lo, hi = wilson_interval(hits / deff, n_eff) if deff > 1 else wilson_interval(hits, n)
     return (hits / n if n else np.nan, float(lo), float(hi), n)
+
+
+def _hits_column(spec: KPI) -> list[tuple[str, float]]:
+    """The sums whose combination is a KPI's per-contact value (NPS: promoters - detractors)."""
+    c = spec.column
+    if spec.summary == "nps":
+        return [(f"promoters__{c}", 1.0), (f"detractors__{c}", -1.0)]
+    if spec.summary == "top_box":
+        return [(f"top_box__{c}", 1.0)]
+    return [(f"sum__{c}", 1.0)]
+
+
+def _design_effect(spec: KPI, agents: pd.DataFrame) -> tuple[float, int]:
+    """Design effect of clustering in agents for one KPI of one group, and the agents counted.
+
+    ``agents`` has one row of sums per agent. The cluster-robust variance of
+    a ratio mean ``sum y / sum n`` is ``G/(G-1) sum_g (y_g - v n_g)^2 / N^2``
+    (Cameron & Miller 2015); divided by the independent-contacts variance,
+    floored at 1, so the interval is never narrower than the one that
+    treats contacts as independent (Kish, L. (1965). Survey Sampling, ch. 8).
+    """
+    c = spec.column
+    n_g = agents[f"n__{c}"].to_numpy(float)
+    y_g = sum(w * agents[col].to_numpy(float) for col, w in _hits_column(spec))
+    used = n_g > 0
+    g, big_n = int(used.sum()), float(n_g.sum())
+    if g < 2 or big_n < 2:
+        return 1.0, g
+    v = float(y_g.sum() / big_n)
+    var_cl = g / (g - 1) * float(np.sum((y_g[used] - v * n_g[used]) ** 2)) / big_n**2
+    if spec.summary == "mean":
+        total = float(agents[f"sum__{c}"].sum())
+        squares = float(agents[f"sumsq__{c}"].sum())
+        var_iid = max(squares - total * total / big_n, 0.0) / (big_n - 1) / big_n
+    elif spec.summary == "nps":
+        p = float(agents[f"promoters__{c}"].sum()) / big_n
+        d = float(agents[f"detractors__{c}"].sum()) / big_n
+        var_iid = max(p + d - (p - d) ** 2, 0.0) / big_n
+    else:
+        var_iid = v * (1 - v) / big_n
+    if var_iid <= 0:
+        return 1.0, g
+    return max(1.0, var_cl / var_iid), g
 
 
 def summarise_kpi_stats(stats: pd.DataFrame, *, group_by: list[str],
@@ -126,9 +185,19 @@ def summarise_kpi_stats(stats: pd.DataFrame, *, group_by: list[str],
 
     Rows are first added up within each ``group_by`` group (statistics per
     agent and month can be summarised per team, site or vendor directly).
+    With an ``agent_id`` column (and ``group_by`` coarser than an agent),
+    intervals are clustered by agent: an agent's customers share that agent,
+    so a team's contacts are not independent and intervals that pretend
+    they are are too narrow (see :func:`_design_effect`); ``n_agents`` and
+    ``design_effect`` say by how much.
     """
     columns = kpi_stat_columns()
-    stats = stats.reindex(columns=[*group_by, *columns], fill_value=0)
+    cluster = "agent_id" in stats.columns and "agent_id" not in group_by
+    keep = [*group_by, "agent_id"] if cluster else list(group_by)
+    stats = stats.reindex(columns=[*keep, *columns], fill_value=0)
+    if cluster:
+        per_agent = stats.dropna(subset=keep).groupby(keep, sort=True)[columns].sum() \
+            .reset_index()
     if group_by:
         stats = stats.dropna(subset=group_by).groupby(group_by, sort=True)[columns].sum()
         stats = stats.reset_index()
@@ -136,12 +205,20 @@ def summarise_kpi_stats(stats: pd.DataFrame, *, group_by: list[str],
         stats = stats[columns].sum().to_frame().T
     rows = []
     for row in stats.to_dict("records"):
+        if cluster:
+            mask = np.ones(len(per_agent), dtype=bool)
+            for g in group_by:
+                mask &= (per_agent[g] == row[g]).to_numpy()
+            agents = per_agent[mask]
         for spec in KPIS:
-            value, low, high, n = _summary_value(spec, row)
-            rows.append({**{g: row[g] for g in group_by}, "kpi": spec.name, "value": value,
+            deff, g = _design_effect(spec, agents) if cluster else (1.0, 0)
+            value, low, high, n = _summary_value(spec, row, deff, g)
+            rows.append({**{g_: row[g_] for g_ in group_by}, "kpi": spec.name, "value": value,
                          "ci_low": low, "ci_high": high, "n": int(n),
-                         "enough_data": bool(n >= min_responses)})
-    return pd.DataFrame(rows, columns=[*group_by, *KPI_SUMMARY_COLUMNS])
+                         "enough_data": bool(n >= min_responses),
+                         "n_agents": g if cluster else np.nan, "design_effect": deff})
+    return pd.DataFrame(rows, columns=[*group_by, *KPI_SUMMARY_COLUMNS, "n_agents",
+                                       "design_effect"])
 
 
 def compute_kpi_summary(
@@ -153,7 +230,9 @@ def compute_kpi_summary(
     """CSAT, top-box, NPS, FCR, CES and AHT per group, each with a 95% interval.
 
     Intervals: t for means (CSAT, CES, AHT), Wilson for shares (top-box,
-    FCR), Wald for NPS (:func:`cxreports.analyses.stats.nps_interval`). A
+    FCR), Wald for NPS (:func:`cxreports.analyses.stats.nps_interval`);
+    with an ``agent_id`` column, clustered by agent (see
+    :func:`summarise_kpi_stats`). A
     value from fewer than ``min_responses`` responses has ``enough_data``
     False; reports then say "not enough data" instead of the number. Which
     KPIs and how each is summarised comes from the KPI catalogue.
@@ -163,7 +242,8 @@ def compute_kpi_summary(
     pd.DataFrame
         The ``group_by`` columns, then ``kpi``, ``value`` (CSAT 1-5, shares
         0-1, NPS -100..100, CES 1-7, AHT seconds), ``ci_low``, ``ci_high``,
-        ``n`` (responses or contacts) and ``enough_data``.
+        ``n`` (responses or contacts), ``enough_data``, ``n_agents`` and
+        ``design_effect`` (1 without clustering).
 
     Examples
     --------
@@ -173,7 +253,9 @@ def compute_kpi_summary(
     0.0
     """
     group_by = [group_by] if isinstance(group_by, str) else list(group_by or [])
-    return summarise_kpi_stats(kpi_stats(contacts, group_by=group_by), group_by=group_by,
+    by = [*group_by, "agent_id"] if "agent_id" in contacts and "agent_id" not in group_by \
+        else group_by
+    return summarise_kpi_stats(kpi_stats(contacts, group_by=by), group_by=group_by,
                                min_responses=min_responses)
 
 
@@ -183,26 +265,35 @@ def compare_to_targets(
     *,
     site: str | None = None,
     vendor: str | None = None,
-    amber_margin: float = 0.05,
 ) -> pd.DataFrame:
-    """Attach each KPI's target and a red / amber / green status.
+    """Attach each KPI's target, the distance to it, and a red / amber / green status.
 
     The most specific target wins: ``site`` scope, then ``vendor``, then
-    ``all``. Status: ``green`` when the value meets the target; ``amber``
-    when it misses by no more than ``amber_margin`` of the target (or the
-    interval still reaches it); ``red`` otherwise; ``insufficient_data`` when
-    the value is not shown; ``no_target`` without a target. NPS targets are
-    in points, FCR as a share (0.72).
+    ``all``. The distance is in the KPI's own units (CSAT points, NPS
+    points, FCR as a share, shown as percentage points), signed so that
+    positive is on the good side of the target, with the interval of the
+    value carried over. Status: ``green`` when the value meets the target;
+    ``amber`` when it misses but its interval still reaches the target (the
+    data cannot tell it from on-target); ``red`` when the whole interval
+    misses; ``not_a_goal`` for a KPI that is reported but never a goal
+    (handle time: see the catalogue's ``headline``), whatever its target;
+    ``insufficient_data`` when the value is not shown; ``no_target``
+    without a target. A fixed percentage margin is not used: 5% of a CSAT
+    target is a fifth of a point, 5% of an NPS target of 20 one point.
 
     Returns
     -------
     pd.DataFrame
-        ``summary`` plus ``target``, ``direction`` and ``status``.
+        ``summary`` plus ``target``, ``direction``, ``distance``,
+        ``distance_ci_low``, ``distance_ci_high`` and ``status``.
     """
     out = summary.copy()
     t = targets.copy()
+    headline = out["kpi"].map({k.name: k.headline for k in KPIS}).fillna(False).astype(bool)
     if "scope" not in t or t.empty:
-        out["target"], out["direction"], out["status"] = np.nan, None, "no_target"
+        out["target"], out["direction"] = np.nan, None
+        out["distance"] = out["distance_ci_low"] = out["distance_ci_high"] = np.nan
+        out["status"] = np.where(headline, "no_target", "not_a_goal")
         return out
     t["scope"] = t["scope"].fillna("all")
     rank = pd.Series(np.nan, index=t.index)
@@ -217,24 +308,18 @@ def compare_to_targets(
     # A target row may name its direction; otherwise the catalogue's better direction.
     better = out["kpi"].map({k.name: k.better for k in KPIS})
     out["direction"] = out["kpi"].map(chosen["direction"]).fillna(better)
-    status = []
-    for _, row in out.iterrows():
-        if pd.isna(row["target"]):
-            status.append("no_target")
-        elif not row["enough_data"] or pd.isna(row["value"]):
-            status.append("insufficient_data")
-        else:
-            higher = row["direction"] != "lower"
-            gap = (row["value"] - row["target"]) if higher else (row["target"] - row["value"])
-            reach = row["ci_high"] if higher else row["ci_low"]
-            reaches = (reach >= row["target"]) if higher else (reach <= row["target"])
-            if gap >= 0:
-                status.append("green")
-            elif -gap <= amber_margin * abs(row["target"]) or reaches:
-                status.append("amber")
-            else:
-                status.append("red")
-    out["status"] = status
+    sign = np.where(out["direction"] == "lower", -1.0, 1.0)
+    out["distance"] = sign * (out["value"] - out["target"])
+    ends = np.sort(np.column_stack([sign * (out["ci_low"] - out["target"]),
+                                    sign * (out["ci_high"] - out["target"])]), axis=1)
+    out["distance_ci_low"], out["distance_ci_high"] = ends[:, 0], ends[:, 1]
+    shown = out["enough_data"].astype(bool) & out["value"].notna()
+    out["status"] = np.select(
+        [~headline, out["target"].isna(), ~shown, out["distance"] >= 0,
+         out["distance_ci_high"] >= 0],
+        ["not_a_goal", "no_target", "insufficient_data", "green", "amber"], default="red")
+    hidden = ~shown | out["target"].isna()
+    out.loc[hidden, ["distance", "distance_ci_low", "distance_ci_high"]] = np.nan
     return out
 
 

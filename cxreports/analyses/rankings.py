@@ -58,7 +58,8 @@ def rank_agents(
         ``group_by``, ``group``, ``agent_id``, ``n_evaluations``,
         ``qa_mean``, ``qa_shrunk``, ``n_responses``, ``kpi_mean``,
         ``kpi_shrunk``, ``eligible`` (both minimums met), ``qa_rank`` and
-        ``kpi_rank`` (1 = best, among eligible agents; better AHT is lower).
+        ``kpi_rank`` (1 = best, among eligible agents; better AHT is lower;
+        ties share their average rank).
     """
     label = group_by or "all"
     ev = evaluations.assign(group=evaluations[group_by] if group_by else "all")
@@ -90,9 +91,11 @@ def rank_agents(
                             & (part["n_responses"] >= min_responses))
         el = part["eligible"]
         lower_better = kpi_spec(kpi).better == "lower"
-        part["qa_rank"] = part.loc[el, "qa_shrunk"].rank(ascending=False, method="first")
+        # Tied scores share the average rank (shrinkage ties every agent when the
+        # groups do not differ beyond noise): the order of rows never decides.
+        part["qa_rank"] = part.loc[el, "qa_shrunk"].rank(ascending=False, method="average")
         part["kpi_rank"] = part.loc[el, "kpi_shrunk"].rank(ascending=lower_better,
-                                                           method="first")
+                                                           method="average")
         frames.append(part)
     if not frames:
         return pd.DataFrame(columns=["group_by", "group", "agent_id"])
@@ -155,8 +158,9 @@ def compute_top_overlap(
                "spearman": np.nan, "spearman_ci_low": np.nan, "spearman_ci_high": np.nan,
                "p_value": np.nan, "verdict": "insufficient_data"}
         if n_agents >= min_agents:
-            top_qa = set(el.nsmallest(n, "qa_rank")["agent_id"])
-            top_kpi = set(el.nsmallest(n, "kpi_rank")["agent_id"])
+            # Top n by rank; among tied ranks, by agent id (stable, not row order).
+            top_qa = set(el.sort_values(["qa_rank", "agent_id"]).head(n)["agent_id"])
+            top_kpi = set(el.sort_values(["kpi_rank", "agent_id"]).head(n)["agent_id"])
             both = len(top_qa & top_kpi)
             x, y = el["qa_rank"].to_numpy(float), el["kpi_rank"].to_numpy(float)
             rho, p = st.spearmanr(x, y)

@@ -20,6 +20,7 @@ __all__ = [
     "mean_interval_from",
     "nps_interval",
     "nps_interval_from",
+    "pool_random_effects",
     "shapley_r2",
     "shrink_means",
     "wilson_interval",
@@ -153,12 +154,17 @@ def _r2_from_corr(corr: np.ndarray, r: np.ndarray, subset: tuple[int, ...]) -> f
     return float(r[idx] @ sol)
 
 
-def shapley_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Shapley decomposition of a linear model's R^2 among its predictors.
+def shapley_r2(x: np.ndarray, y: np.ndarray, *, players: list[list[int]] | None = None,
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Shapley decomposition of a linear model's R^2 among its predictors (or players).
 
-    Exact over all subsets (``2^p`` fits, each from the correlation matrix),
-    so it is used up to 14 predictors; the shares sum to the full R^2. This
-    equals dominance analysis' general dominance weights.
+    Exact over all subsets of players (``2^p`` fits, each from the
+    correlation matrix), so it is used up to 14 players; the shares sum to
+    the full R^2. This equals dominance analysis' general dominance weights.
+    ``players`` groups columns that enter and leave together (a behaviour
+    and its not-applicable indicator are one player); ``weights`` makes
+    every R^2 the weighted one, as a WLS fit has. Returns one share per
+    player (per column without ``players``).
 
     References: Lipovetsky, S. & Conklin, M. (2001). Analysis of regression
     in game theory approach. ASMBI 17, 319-330. Budescu, D. V. (1993).
@@ -166,32 +172,75 @@ def shapley_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    p = x.shape[1]
+    players = [[j] for j in range(x.shape[1])] if players is None else players
+    p = len(players)
     if p > 14:
         raise ValueError("exact Shapley decomposition is limited to 14 predictors")
-    sd = x.std(axis=0)
-    keep = sd > 0
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    mean = w @ x
+    sd = np.sqrt(w @ (x - mean) ** 2)
+    keep_col = sd > 0
     values = np.zeros(p)
-    if keep.sum() == 0 or y.std() == 0:
+    y_mean = float(w @ y)
+    y_sd = float(np.sqrt(w @ (y - y_mean) ** 2))
+    if keep_col.sum() == 0 or y_sd == 0:
         return values
-    z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
-    zy = (y - y.mean()) / y.std()
-    corr = (z.T @ z) / len(zy)
-    r = (z.T @ zy) / len(zy)
-    k = int(keep.sum())
+    z = np.where(keep_col, (x - mean) / np.where(keep_col, sd, 1.0), 0.0)
+    zy = (y - y_mean) / y_sd
+    corr = (z * w[:, None]).T @ z
+    r = (z * w[:, None]).T @ zy
+    live = [k for k in range(p) if any(keep_col[j] for j in players[k])]
+    cols = {k: [j for j in players[k] if keep_col[j]] for k in live}
+    k_live = len(live)
     r2 = {(): 0.0}
-    for size in range(1, k + 1):
-        for subset in combinations(range(k), size):
-            r2[subset] = _r2_from_corr(corr, r, subset)
+    for size in range(1, k_live + 1):
+        for subset in combinations(range(k_live), size):
+            idx = [j for m in subset for j in cols[live[m]]]
+            r2[subset] = _r2_from_corr(corr, r, tuple(idx))
     from math import factorial
 
-    weights = [factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)]
-    shares = np.zeros(k)
+    share_w = [factorial(s) * factorial(k_live - s - 1) / factorial(k_live)
+               for s in range(k_live)]
+    shares = np.zeros(k_live)
     for subset, value in r2.items():
-        for j in range(k):
+        for j in range(k_live):
             if j in subset:
                 continue
             with_j = tuple(sorted((*subset, j)))
-            shares[j] += weights[len(subset)] * (r2[with_j] - value)
-    values[keep] = shares
+            shares[j] += share_w[len(subset)] * (r2[with_j] - value)
+    values[live] = shares
     return values
+
+
+def pool_random_effects(estimates, std_errors) -> tuple[float, float, float, int]:
+    """DerSimonian-Laird random-effects pooling: ``(pooled, std_error, tau2, k)``.
+
+    Estimates from groups that partition the data (sites) are combined by
+    inverse-variance weights ``1 / (se^2 + tau2)``, ``tau2`` the
+    between-group variance by the method of moments (floored at 0). An
+    effect that differs between groups widens the pooled interval, so
+    "the same everywhere" is never assumed. NaNs are dropped; with no
+    estimate the result is NaN.
+
+    Reference: DerSimonian, R. & Laird, N. (1986). Meta-analysis in clinical
+    trials. Controlled Clinical Trials 7(3), 177-188.
+
+    >>> [round(v, 4) for v in pool_random_effects([0.1, 0.3], [0.1, 0.1])[:3]]
+    [0.2, 0.1, 0.01]
+    """
+    b = np.asarray(estimates, dtype=float)
+    se = np.asarray(std_errors, dtype=float)
+    ok = np.isfinite(b) & np.isfinite(se) & (se > 0)
+    b, se = b[ok], se[ok]
+    k = len(b)
+    if k == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    w = 1 / se**2
+    fixed = float(np.sum(w * b) / np.sum(w))
+    q = float(np.sum(w * (b - fixed) ** 2))
+    c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max((q - (k - 1)) / c, 0.0) if k > 1 and c > 0 else 0.0
+    w_star = 1 / (se**2 + tau2)
+    pooled = float(np.sum(w_star * b) / np.sum(w_star))
+    return (pooled, float(np.sqrt(1 / np.sum(w_star))), tau2, k)

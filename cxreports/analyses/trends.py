@@ -7,9 +7,23 @@ one failure to each side), which behaves at the small counts a month of QA
 gives (Agresti, A. & Caffo, B. (2000). Simple and effective confidence
 intervals for proportions and differences of proportions result from adding
 two successes and two failures. The American Statistician 54(4), 280-288).
-A change is flagged only when its Benjamini-Hochberg q-value across all the
-agent-behaviour pairs tested is at most ``alpha``: with hundreds of pairs a
-month, unadjusted 5% tests would flag dozens of changes that are noise.
+A change is flagged only when its Benjamini-Hochberg q-value is at most
+``alpha`` within the family a supervisor acts on: by default one agent's
+behaviours (``family="agent"``), the card a supervisor reads when deciding
+what to say to that agent. Correcting across every agent-behaviour pair in
+the company (about 1,200 in the demo) would demand a p-value near 0.00004
+for the first flag, so with a dozen evaluations an agent-month even a fall
+from 58% to 8% would read "within noise"; within the agent, the bar is
+alpha/10 for the clearest of ten behaviours, and the false discovery rate
+is still controlled for each card. ``family="team"`` (per supervisor) or
+``"all"`` are there for stricter uses (Benjamini, Y. & Hochberg, Y. (1995).
+JRSS B 57(1), 289-300; on choosing the family: Efron, B. (2008).
+Simultaneous inference: when should hypothesis testing problems be
+combined? Annals of Applied Statistics 2(1), 197-223).
+
+Months are those of the evaluated contacts (``period`` of
+:func:`cxreports.analyses.evaluations.evaluations_with_team`), so QA's lag
+does not carry one month's behaviour into the next.
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ def compute_behaviour_trends(
     behaviors: list[str],
     min_evaluations: int = 3,
     alpha: float = 0.05,
+    family: str = "agent",
 ) -> pd.DataFrame:
     """Per agent and behaviour: this month against the three months before.
 
@@ -49,6 +64,10 @@ def compute_behaviour_trends(
         The reporting month.
     min_evaluations
         Applicable evaluations needed on each side to test a change.
+    family
+        Where false discoveries are controlled: ``agent`` (each agent's
+        behaviours; default), ``team`` (each supervisor's agents, by the
+        team in the month) or ``all``.
 
     Returns
     -------
@@ -56,8 +75,8 @@ def compute_behaviour_trends(
         One row per (agent, behaviour): ``period_mean``, ``period_n``,
         ``baseline_mean``, ``baseline_n``, ``change`` (month minus
         baseline), ``ci_low``, ``ci_high`` (95%, Agresti-Caffo), ``p_value``,
-        ``q_value`` and ``trend``: ``improved`` / ``declined`` (q <= alpha),
-        ``steady``, or ``insufficient_data``.
+        ``q_value`` (BH within ``family``) and ``trend``: ``improved`` /
+        ``declined`` (q <= alpha), ``steady``, or ``insufficient_data``.
     """
     period = parse_period(period)
     baseline = [str(p) for p in period.baseline()]
@@ -94,7 +113,20 @@ def compute_behaviour_trends(
         "ci_high": np.where(enough, diff + z * se, np.nan),
         "p_value": np.where(enough, 2 * st.norm.sf(np.abs(diff / se)), np.nan),
     })
-    result["q_value"] = bh_qvalues(result["p_value"])
+    if family not in ("agent", "team", "all"):
+        raise ValueError(f"family must be agent, team or all, not {family!r}")
+    if family == "all":
+        result["q_value"] = bh_qvalues(result["p_value"])
+    else:
+        if family == "agent":
+            key = result["agent_id"]
+        else:
+            now = ev[ev["period"] == str(period)]
+            teams = now.sort_values("period").groupby("agent_id")["supervisor_id"].last()
+            key = result["agent_id"].map(teams).fillna("")
+        result["q_value"] = np.nan
+        for _, idx in result.groupby(key.to_numpy(), sort=False).groups.items():
+            result.loc[idx, "q_value"] = bh_qvalues(result.loc[idx, "p_value"])
     result["trend"] = np.select(
         [~enough, (result["q_value"] <= alpha) & (diff > 0), (result["q_value"] <= alpha)],
         ["insufficient_data", "improved", "declined"], default="steady")

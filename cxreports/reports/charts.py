@@ -43,7 +43,7 @@ __all__ = [
 
 VERDICT_COLORS = {"driver": "#1b7837", "no_evidence": "#8c8c8c",
                   "insufficient_data": "#d9d9d9", "worked": "#1b7837",
-                  "backfired": "#b2182b"}
+                  "backfired": "#b2182b", "harmful": "#b2182b"}
 _THEME = {
     **sns.axes_style("whitegrid"),
     **sns.plotting_context("notebook", font_scale=0.9),
@@ -198,7 +198,8 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
 
 
 def plot_coaching_effects(data: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Pooled coaching lift per group with 95% intervals."""
+    """Coaching lift per session, per group, with 95% intervals
+    (:func:`cxreports.analyses.coaching.compute_coaching_effectiveness`)."""
     with chart_theme():
         frame = data.sort_values("lift", na_position="first")
         ax = _axes(ax, (6.5, 0.35 * max(len(frame), 1) + 1.2))
@@ -209,7 +210,7 @@ def plot_coaching_effects(data: pd.DataFrame, *, ax: Axes | None = None) -> Axes
                 ax.plot(row.lift, i, "o", color=color)
         ax.axvline(0, color="#444444", lw=0.8)
         ax.set_yticks(np.arange(len(frame)), frame["group"].astype(str))
-        ax.set_xlabel("change in the coached behaviour beyond the agent's others")
+        ax.set_xlabel("lift per session in the share of contacts showing the behaviour")
         ax.set_title("Did coaching work?")
     return ax
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..analyses.analysis import Analysis
-from ..analyses.coaching import compute_coaching_effectiveness
+from ..analyses.coaching import MIN_EXPECTED_GAIN
 from ..analyses.drivers import compare_to_reference, drivers_for
 from ..analyses.kpi_summary import (
     compare_kpi_to_baseline,
@@ -69,6 +69,12 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def _in_points(row: dict) -> dict:
+    """A coaching-effect row with its lift and interval also in percentage points."""
+    return {**row, **{f"{k}_pp": None if row.get(k) is None else 100 * row[k]
+                      for k in ("lift", "ci_low", "ci_high")}}
+
+
 def driver_sentence(label: str, kpi: str, estimate: float, low: float, high: float) -> str:
     """Plain words for a driver estimate, e.g. "Confirms the issue is resolved adds about
     0.4 CSAT points here (between 0.3 and 0.5)."""
@@ -101,6 +107,8 @@ class CoachingPack:
     model_window: str
     generated_on: str
     team_size: int
+    recent_window: str
+    min_gain: float
     team_kpis: list[dict]
     drivers: list[dict]
     drivers_source: str
@@ -180,9 +188,8 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
     agents = _agent_sections(analysis, team, members, names)
     activity = analysis.coaching_coverage
     activity = activity[activity["supervisor_id"] == supervisor_id]
-    effects = analysis.session_effects
-    mine = effects[effects["supervisor_id"] == supervisor_id]
-    effectiveness = compute_coaching_effectiveness(mine)
+    effectiveness = analysis.coaching_effectiveness(group_by="supervisor_id")
+    effectiveness = effectiveness[effectiveness["group"] == supervisor_id]
     notes = [f"Dates and {MONTHS_NOTE}."]
     if not analysis.data.has_table("coaching"):
         notes.append("No coaching table was supplied: coaching history is not shown.")
@@ -199,12 +206,14 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
         baseline=f"{analysis.baseline[0]} to {analysis.baseline[-1]}" if analysis.baseline
         else "", model_window=f"{window[0]} to {window[-1]}" if window else "all data",
         generated_on=generated_on().isoformat(), team_size=len(members),
+        recent_window=str(analysis.windows.recent),
+        min_gain=float(MIN_EXPECTED_GAIN.get(PRIMARY_KPI, 0.0)),
         team_kpis=_team_kpis(analysis, members, site, vendor),
         drivers=driver_rows, drivers_source=source, other_drivers=other_drivers,
         drivers_chart_svg=chart,
         adoption_chart_svg=adoption_svg, agents=agents,
         activity=_records(activity)[0] if len(activity) else None,
-        effectiveness=_records(effectiveness)[0] if len(effectiveness) else None,
+        effectiveness=_in_points(_records(effectiveness)[0]) if len(effectiveness) else None,
         notes=notes,
     )
 
@@ -228,30 +237,37 @@ def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.Dat
 
 def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     names: pd.Series) -> list[dict]:
+    """One section per agent. Celebrate, coach-on and the behaviour table read one
+    frame (:attr:`Analysis.agent_behaviour_scores`, the recent window, with the
+    report month alone beside it) and the trends of the same evaluations, so
+    they cannot disagree; each figure names its window in the template."""
     labels = analysis.qa_form.set_index("behavior_id")["label"]
+    unit = kpi_spec(PRIMARY_KPI).unit
     priorities = analysis.coaching_priorities(kpi=PRIMARY_KPI)
     priorities = priorities[priorities["agent_id"].isin(members)]
+    scores = analysis.agent_behaviour_scores
+    scores = scores[scores["agent_id"].isin(members)].set_index(["agent_id", "behavior_id"])
     trends = analysis.trends[analysis.trends["agent_id"].isin(members)]
     kpis = analysis.kpi_summary(group_by="agent_id", agents=members, min_responses=10)
     coaching = analysis.data.table("coaching")
-    start = pd.Timestamp(analysis.report_period.shift(-2).start)
-    end = pd.Timestamp(analysis.report_period.end)
+    window = analysis.windows.recent
+    start = pd.Timestamp(window.start)
+    end = pd.Timestamp(window.end)
     coaching = coaching[coaching["agent_id"].isin(members)
                         & (pd.to_datetime(coaching["held_on"]) >= start)
                         & (pd.to_datetime(coaching["held_on"]) <= end)]
-    effects = analysis.session_effects.set_index("session_id")["did"] \
-        if len(analysis.session_effects) else pd.Series(dtype=float)
     sections = []
     for agent_id in members:
         mine = priorities[priorities["agent_id"] == agent_id]
         opp = mine[mine["kind"] == "opportunity"].sort_values("rank")
         strong = mine[mine["kind"] == "strength"].sort_values("rank")
+        below = mine[mine["kind"] == "below_minimum"]
         opportunities = [{
             "label": labels.get(r.behavior_id, r.behavior_id), "score": r.score,
             "benchmark": r.benchmark, "gap": r.gap, "expected_gain": r.expected_gain,
-            "why": f"shown on {r.score:.0%} of contacts against {r.benchmark:.0%} for strong "
-                   f"agents here; closing the gap is worth about {r.expected_gain:.2f} CSAT "
-                   f"points",
+            "why": f"shown on {r.score:.0%} of evaluated contacts over {window} against "
+                   f"{r.benchmark:.0%} for strong agents here; closing the gap is worth "
+                   f"about {r.expected_gain:.2f} {unit}",
             "mentor": str(names.get(r.mentor_agent_id, r.mentor_agent_id))
             if isinstance(r.mentor_agent_id, str) else None,
         } for r in opp.itertuples()]
@@ -259,16 +275,24 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                       "benchmark": r.benchmark} for r in strong.itertuples()]
         t = trends[(trends["agent_id"] == agent_id)]
         focus = set(opp["behavior_id"]) | set(strong["behavior_id"])
-        trend_rows = [{"label": labels.get(r.behavior_id, r.behavior_id),
-                       "period_mean": r.period_mean, "baseline_mean": r.baseline_mean,
-                       "change": r.change, "trend": r.trend, "period_n": r.period_n}
-                      for r in t.itertuples()
-                      if r.behavior_id in focus or r.trend in ("improved", "declined")]
+        trend_rows = []
+        for r in t.itertuples():
+            if not (r.behavior_id in focus or r.trend in ("improved", "declined")):
+                continue
+            recent = scores["shrunk"].get((agent_id, r.behavior_id), np.nan)
+            trend_rows.append({
+                "label": labels.get(r.behavior_id, r.behavior_id),
+                "recent": _clean(recent), "period_mean": r.period_mean,
+                "baseline_mean": r.baseline_mean, "change": r.change, "trend": r.trend,
+                "period_n": r.period_n,
+                "ci_low": _clean(r.ci_low), "ci_high": _clean(r.ci_high),
+                "role": "coach on" if r.behavior_id in set(opp["behavior_id"])
+                else "strength" if r.behavior_id in set(strong["behavior_id"]) else ""})
         sessions = [{"held_on": pd.Timestamp(r.held_on).date().isoformat(),
                      "focus": labels.get(r.behavior_id, r.topic or "general")
-                     if isinstance(r.behavior_id, str) else (r.topic or "general"),
-                     "minutes": _clean(r.minutes),
-                     "effect": _clean(effects.get(r.session_id))}
+                     if isinstance(r.behavior_id, str) and r.behavior_id
+                     else (r.topic or "general"),
+                     "minutes": _clean(r.minutes)}
                     for r in coaching[coaching["agent_id"] == agent_id]
                     .sort_values("held_on").itertuples()]
         k = kpis[kpis["agent_id"] == agent_id].set_index("kpi")
@@ -280,6 +304,7 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
             "agent_id": agent_id, "name": str(names.get(agent_id, agent_id)),
             "enough_data": not (mine["kind"] == "insufficient_data").any() and len(mine) > 0,
             "kpis": kpi_cells, "strengths": strengths, "opportunities": opportunities,
+            "below_minimum": bool(len(below)) and not opportunities,
             "trends": trend_rows, "sessions": sessions,
         })
     return sections
@@ -350,9 +375,8 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
 
     coverage = analysis.coaching_coverage
     coverage = coverage[coverage["supervisor_id"].isin(set(team["supervisor_id"]))]
-    effects = analysis.session_effects
-    effects = effects[effects["agent_id"].isin(set(team["agent_id"]))]
-    pooled = compute_coaching_effectiveness(effects)
+    pooled = analysis.coaching_effectiveness(group_by="vendor")
+    pooled = pooled[pooled["group"] == vendor]
     coaching = {
         "supervisors": int(len(coverage)),
         "sessions": int(coverage["sessions"].sum()) if len(coverage) else 0,
@@ -362,7 +386,7 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
                              / coverage["total_minutes"].sum())
         if len(coverage) and coverage["total_minutes"].sum() > 0 else None,
         "meeting_goal": int(coverage["meets_goal"].fillna(False).sum()) if len(coverage) else 0,
-        "lift": _records(pooled)[0] if len(pooled) else None,
+        "lift": _in_points(_records(pooled)[0]) if len(pooled) else None,
     }
     cross = by_vendor[by_vendor["kpi"].isin(DEFAULT_KPIS)]
     cross = cross.pivot(index="vendor", columns="kpi", values="value").reset_index()

@@ -10,11 +10,15 @@ method to find it.
 How a contact is made: each agent has a propensity to show each behaviour
 (site culture + agent skill + agent-by-behaviour noise, on the logit scale);
 on every contact each behaviour is shown or not by that propensity, raised by
-``coaching_lift`` for every earlier coaching session on it. Outcomes are
+``coaching_lift`` for every earlier coaching session on it. Coaching is
+generated month by month, because its focus is chosen from what QA observed
+in the two months before (see ``selection``); a few agents really change one
+behaviour in the last month (``truth["behaviour_changes"]``). Outcomes are
 linear in the behaviours shown on that contact (logistic for FCR), plus an
 agent effect and noise, then rounded stochastically (so the expected value
 stays linear) and clipped to the scale. QA evaluates a sample of contacts,
-favouring surveyed ones as many centres do, and sees the behaviours exactly.
+favouring surveyed ones as many centres do, days after the contact, and sees
+the behaviours exactly.
 """
 
 from __future__ import annotations
@@ -93,6 +97,11 @@ def make_sample_data(
     seed: int = 7,
     last_period: str | Period = "2026-10",
     contacts_per_month: int = 120,
+    selection: str = "observed",
+    coaching_lift: float = COACHING_LIFT,
+    repeat_share: float = 0.3,
+    qa_lag_days: int = 10,
+    change_share: float = 0.08,
 ) -> SampleData:
     """Generate a contact centre's tables with known drivers.
 
@@ -108,6 +117,23 @@ def make_sample_data(
         The last month generated (``YYYY-MM``).
     contacts_per_month
         Average contacts per agent per month.
+    selection
+        How a session's behaviour focus is chosen: ``observed`` (default, as
+        supervisors do: the lowest observed score in the agent's evaluations
+        of the two months before, so chance lows are picked and regress to
+        the mean on their own) or ``propensity`` (the agent's true weakness,
+        noise-free).
+    coaching_lift
+        Rise in the probability of showing a behaviour per session on it
+        (0 for a centre where coaching does nothing).
+    repeat_share
+        Chance that a focused session returns to the agent's last focus.
+    qa_lag_days
+        Evaluations happen 1 to ``qa_lag_days`` days after the contact.
+    change_share
+        Share of agents whose propensity on one behaviour really changes in
+        the last month (two in three decline by 0.5, one in three improve
+        by 0.45); needs at least 4 months.
 
     Returns
     -------
@@ -123,6 +149,8 @@ def make_sample_data(
     """
     if agents < 5 or months < 1:
         raise ValueError("a sample needs at least 5 agents and 1 month")
+    if selection not in ("observed", "propensity"):
+        raise ValueError(f"selection must be observed or propensity, not {selection!r}")
     rng = np.random.default_rng(seed)
     last = parse_period(last_period)
     periods = [last.shift(-k) for k in range(months - 1, -1, -1)]
@@ -232,46 +260,119 @@ def make_sample_data(
     c_site = np.array([supervisors[s][2] for s in c_sup])
     c_vendor = np.array([SITES[s][1] for s in c_site])
 
-    # --- coaching ---------------------------------------------------------
-    sessions = []
+    # --- contacts that QA will evaluate, and N/A ---------------------------
+    # Decided before behaviours: neither depends on what the agent does.
+    channel_idx = rng.choice(len(CHANNELS), size=n, p=[c[1] for c in CHANNELS])
+    applicable = np.ones((n, n_beh), dtype=bool)
+    hold = beh_ids.index("hold_etiquette")
+    applicable[:, hold] = rng.random(n) < 0.4  # most contacts have no hold
+    applicable[channel_idx == 2, hold] = False  # no holds on email
+    surveyed = rng.random(n) < 0.25
+    # A QA team evaluates about a dozen contacts per agent-month whatever the
+    # volume (favouring surveyed ones), so busier centres evaluate a smaller share.
+    qa_share = min(1.0, 120 / contacts_per_month)
+    is_evaluated = np.where(surveyed, rng.random(n) < 0.35 * qa_share,
+                            rng.random(n) < 0.04 * qa_share)
+
+    # --- behaviour that really changes in the last month -------------------
+    p_base = p0[c_agent].copy()
+    changes = []
+    if months >= 4:
+        n_change = max(1, int(round(change_share * agents)))
+        changers = rng.choice(agents, size=min(n_change, agents), replace=False)
+        in_last = c_month == months - 1
+        for k, a in enumerate(changers):
+            movable = [j for j in range(n_beh) if j not in (ceiling, hold)
+                       and 0.35 <= p0[a, j] <= 0.92]
+            if not movable:
+                continue
+            j = int(rng.choice(movable))
+            before = float(p0[a, j])
+            after = max(before - 0.5, 0.05) if k % 3 != 2 else min(before + 0.45, 0.97)
+            p_base[in_last & (c_agent == a), j] = after
+            changes.append({"agent_id": agent_ids[a], "behavior_id": beh_ids[j],
+                            "period": str(periods[-1]), "from": before, "to": after,
+                            "direction": "declined" if after < before else "improved"})
+
+    # --- coaching, month by month, and the behaviours shown ----------------
+    # A supervisor coaches an agent about once a month; 80% of sessions focus
+    # on a behaviour. With ``selection="observed"`` (what supervisors and this
+    # kit's own packs do) the focus is the behaviour with the lowest observed
+    # score in the agent's evaluations of the previous two months, or, with
+    # probability ``repeat_share``, the behaviour the last session was on;
+    # with ``selection="propensity"`` it is drawn by the agent's true weakness
+    # (noise-free selection). Each session raises the probability of showing
+    # its behaviour by ``coaching_lift`` on every later contact (capped at 0.97).
+    sessions = []  # (agent, supervisor index, held, behaviour or -1)
     session_rows = rng.poisson(1.0, size=(agents, months))
-    for a in range(agents):
-        for m in range(months):
-            for _ in range(int(session_rows[a, m])):
-                held = pd.Timestamp(periods[m].start) + pd.Timedelta(
-                    days=int(rng.integers(0, month_days[m])))
+    uniform = rng.random((n, n_beh))
+    shown = np.zeros((n, n_beh))
+    dose = np.zeros((n, n_beh))
+    bounds = np.searchsorted(c_agent, np.arange(agents + 1))
+    stamps = started.values
+    last_focus: dict[int, int] = {}
+    coachable = np.array([j != ceiling for j in range(n_beh)])
+    for m in range(months):
+        window = is_evaluated & (c_month >= m - 2) & (c_month < m)
+        for a in range(agents):
+            lo, hi = bounds[a], bounds[a + 1]
+            mine = window[lo:hi]
+            seen = applicable[lo:hi][mine]
+            counts = seen.sum(axis=0)
+            observed = np.where(counts >= 2, (shown[lo:hi][mine] * seen).sum(axis=0)
+                                / np.maximum(counts, 1), np.inf)
+            days = np.sort(rng.integers(0, month_days[m], size=int(session_rows[a, m])))
+            for d in days:
+                held = pd.Timestamp(periods[m].start) + pd.Timedelta(days=int(d))
                 sup = int(agent_sup[a])
                 for mover in movers:
                     if mover[0] == a and held >= mover[3]:
                         sup = mover[2]
                 focused = rng.random() < 0.8
-                weak = 1 - p0[a]
-                weak[ceiling] = 0
-                b = int(rng.choice(n_beh, p=weak / weak.sum())) if focused else -1
+                repeat = rng.random() < repeat_share
+                if not focused:
+                    b = -1
+                elif selection == "propensity":
+                    weak = np.where(coachable, 1 - p0[a], 0.0)
+                    b = int(rng.choice(n_beh, p=weak / weak.sum()))
+                elif repeat and a in last_focus:
+                    b = last_focus[a]
+                elif np.isfinite(observed[coachable]).any():
+                    b = int(np.argmin(np.where(coachable, observed, np.inf)))
+                else:
+                    b = int(rng.choice(np.flatnonzero(coachable)))
+                if b >= 0:
+                    last_focus[a] = b
+                    first = lo + np.searchsorted(stamps[lo:hi], np.datetime64(held),
+                                                 side="right")
+                    dose[first:hi, b] += 1
                 sessions.append((a, sup, held, b))
+        now = np.flatnonzero(c_month == m)
+        lifted = np.minimum(p_base[now] + coaching_lift * dose[now], 0.97)
+        p_now = np.where(dose[now] > 0, np.maximum(lifted, p_base[now]), p_base[now])
+        shown[now] = (uniform[now] < p_now).astype(float)
 
-    # --- behaviours shown on every contact --------------------------------
-    p = p0[c_agent].copy()
-    lifts = []
-    # Contacts are grouped by agent and sorted by time: each agent is a slice.
-    bounds = np.searchsorted(c_agent, np.arange(agents + 1))
-    stamps = started.values
+    # What one more session adds to the probability, on average over the
+    # contacts after it (the cap makes it less than ``coaching_lift``).
+    def _p(d: np.ndarray, base: np.ndarray) -> np.ndarray:
+        return np.where(d > 0, np.maximum(np.minimum(base + coaching_lift * d, 0.97), base),
+                        base)
+    lifts, next_month_lifts = [], []
+    month_of = {str(per): k for k, per in enumerate(periods)}
     for a, _sup, held, b in sessions:
         if b < 0:
             continue
         lo, hi = bounds[a], bounds[a + 1]
         first = lo + np.searchsorted(stamps[lo:hi], np.datetime64(held), side="right")
-        if first >= hi:
-            continue
-        before = p[first:hi, b].copy()
-        p[first:hi, b] = np.minimum(before + COACHING_LIFT, 0.97)
-        lifts.append(float((p[first:hi, b] - before).mean()))
-    shown = (rng.random((n, n_beh)) < p).astype(float)
-    applicable = np.ones((n, n_beh), dtype=bool)
-    hold = beh_ids.index("hold_etiquette")
-    applicable[:, hold] = rng.random(n) < 0.4  # most contacts have no hold
-    channel_idx = rng.choice(len(CHANNELS), size=n, p=[c[1] for c in CHANNELS])
-    applicable[channel_idx == 2, hold] = False  # no holds on email
+        if first < hi:
+            d = dose[first:hi, b]
+            gain = _p(d, p_base[first:hi, b]) - _p(d - 1, p_base[first:hi, b])
+            lifts.append(float(np.mean(gain)))
+            # The month after the session's month: what an analysis comparing
+            # that month with the months before measures.
+            nxt = c_month[first:hi] == month_of[str(Period.of(held.date()))] + 1
+            if nxt.any():
+                next_month_lifts.append(float(np.mean(gain[nxt])))
     shown_eff = np.where(applicable, shown, 0.0)
 
     def effect_matrix(kpi: str) -> np.ndarray:
@@ -306,7 +407,6 @@ def make_sample_data(
         eta0 = fcr_eta - beta_fcr[:, j] * shown_eff[:, j]
         fcr_ame[b] = float(np.mean(_sigmoid(eta0 + beta_fcr[:, j]) - _sigmoid(eta0)))
 
-    surveyed = rng.random(n) < 0.25
     nps_answered = surveyed & (rng.random(n) < 0.8)
     ces_answered = surveyed & (rng.random(n) < 0.6)
     fcr_known = rng.random(n) < 0.9
@@ -325,14 +425,15 @@ def make_sample_data(
     })
 
     # --- QA ---------------------------------------------------------------
-    # A QA team evaluates about a dozen contacts per agent-month whatever the
-    # volume (favouring surveyed ones), so busier centres evaluate a smaller share.
-    qa_share = min(1.0, 120 / contacts_per_month)
-    evaluated = np.flatnonzero(np.where(surveyed, rng.random(n) < 0.35 * qa_share,
-                                        rng.random(n) < 0.04 * qa_share))
-    lag = rng.integers(0, 4, size=len(evaluated))
+    # Evaluations come days after the contact (``qa_lag_days`` at most), so a
+    # late-September contact is often evaluated in October; an evaluation
+    # that would fall after the data ends is dated its last evening.
+    evaluated = np.flatnonzero(is_evaluated)
+    lag = rng.integers(1, qa_lag_days + 1, size=len(evaluated)) if qa_lag_days > 0 \
+        else np.zeros(len(evaluated), dtype=int)
     eval_at = started[evaluated] + pd.to_timedelta(lag, unit="D") + pd.Timedelta(hours=1)
-    eval_at = eval_at.where(eval_at <= window_end + pd.Timedelta(hours=23), started[evaluated])
+    last_evening = window_end + pd.Timedelta(hours=23)
+    eval_at = eval_at.where(eval_at <= last_evening, last_evening)
     evaluators = np.array([f"E{k:02d}" for k in range(1, 9)])
     rows = len(evaluated) * n_beh
     score_values = shown[evaluated].ravel()
@@ -358,6 +459,12 @@ def make_sample_data(
         "weight": [1.0] * n_beh,
     })
 
+    coached_pairs: set[tuple[int, int]] = set()
+    repeated = 0
+    for a, _sup, _held, b in sorted(sessions, key=lambda x: x[2]):
+        if b >= 0:
+            repeated += (a, b) in coached_pairs
+            coached_pairs.add((a, b))
     topics = {-1: "wellbeing check-in"}
     kinds = ["one-to-one", "call review", "side-by-side"]
     coaching = pd.DataFrame([
@@ -411,9 +518,23 @@ def make_sample_data(
         "vendor_overrides": VENDOR_OVERRIDES,
         "zero_effect": zero,
         "ceiling_behaviours": ["use_name"],
-        "coaching_lift": COACHING_LIFT,
+        "coaching_lift": coaching_lift,
         "coaching_lift_realised": float(np.mean(lifts)) if lifts else None,
         "coaching_sessions_with_focus": int(sum(1 for s in sessions if s[3] >= 0)),
+        "coaching": {
+            "selection": selection,
+            "selection_window_months": 2,
+            "lift_per_session": coaching_lift,
+            "lift_per_session_realised": float(np.mean(lifts)) if lifts else None,
+            "lift_per_session_next_month": float(np.mean(next_month_lifts))
+            if next_month_lifts else None,
+            "sessions": len(sessions),
+            "sessions_with_focus": int(sum(1 for s in sessions if s[3] >= 0)),
+            "repeat_share": repeat_share,
+            "repeated_sessions": repeated,
+        },
+        "qa_lag_days": [1, qa_lag_days] if qa_lag_days > 0 else [0, 0],
+        "behaviour_changes": changes,
         "movers": [
             {"agent_id": agent_ids[a], "from_supervisor": supervisors[o][0],
              "to_supervisor": supervisors[t][0], "on": on.date().isoformat()}

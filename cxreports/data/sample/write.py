@@ -23,18 +23,22 @@ def write_sample_data(
     contacts_per_month: int = 120,
     broken: bool = False,
     fmt: str = "csv",
+    **planted,
 ) -> Path:
     """Generate a sample and write it to ``out`` with ``truth.json`` beside it.
 
     ``fmt`` is ``csv``, ``parquet`` or ``duckdb`` (one ``cxreports.duckdb``
     file in ``out``). With ``broken=True`` rows breaking each contract rule
     are appended and ``broken.json`` records them and their expected count.
+    Other keywords (``selection``, ``coaching_lift``, ``repeat_share``,
+    ``qa_lag_days``, ``change_share``) go to :func:`make_sample_data`.
     Returns the source path to pass to the other commands.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sample = make_sample_data(agents=agents, months=months, seed=seed,
-                              last_period=last_period, contacts_per_month=contacts_per_month)
+                              last_period=last_period, contacts_per_month=contacts_per_month,
+                              **planted)
     tables = {k: v.astype(str).replace({"nan": "", "NaT": "", "None": ""})
               for k, v in sample.tables.items()}
     if broken:
@@ -67,7 +71,7 @@ def write_sample_data(
 
 
 #: Bump when the generator changes, so cached samples are rebuilt.
-BUILTIN_VERSION = "2"
+BUILTIN_VERSION = "3"
 
 
 def builtin_source() -> Path:
