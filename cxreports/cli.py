@@ -2,9 +2,9 @@
 
 Exit codes for every command: 0 all done; 1 done, but rows were set aside or
 some outputs failed (each named); 2 nothing usable (bad arguments,
-unreadable source). run, demo, packs, scorecards and notebooks stop cleanly
-on SIGINT (130) and SIGTERM (143), and run at its ``timeout`` (124), saying
-"interrupted: N of M done" (``run.stopping``).
+unreadable source). run, demo, packs, scorecards, notebooks and deliver stop
+cleanly on SIGINT (130) and SIGTERM (143), and run and deliver at their
+``timeout`` (124), saying "interrupted: N of M done" (``run.stopping``).
 """
 
 from __future__ import annotations
@@ -44,18 +44,18 @@ def main() -> None:
     try:
         app()
     except CxReportsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
 def _fail(exc: CxReportsError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
 def _stopped(exc: Interrupted, again: str) -> typer.Exit:
     """Say how far a stopped command got and how to finish; exit 130, 143 or 124."""
-    err_console.print(f"interrupted: {exc.progress}; {again}", highlight=False)
+    err_console.print(f"interrupted: {exc.progress}; {again}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -256,7 +256,7 @@ def notebooks(
                       f"outputs in {Path(params.out) / 'notebooks'}", highlight=False)
     for r in failed:
         err_console.print(f"failed: {r.notebook} for {r.group_by} {r.group}: "
-                          f"cell {r.cell}: {r.error}", highlight=False)
+                          f"cell {r.cell}: {r.error}", highlight=False, soft_wrap=True)
     raise typer.Exit(1 if failed or analysis.data.rows_set_aside else 0)
 
 
@@ -305,7 +305,7 @@ def _report_command(kind: str, source: str, period: str, out: Path, keys: list[s
     out_console.print(f"{len(results) - len(failed)} of {len(results)} {kind} written to "
                       f"{Path(out) / kind}", highlight=False)
     for r in failed:
-        err_console.print(f"failed: {r.key}: {r.error}", highlight=False)
+        err_console.print(f"failed: {r.key}: {r.error}", highlight=False, soft_wrap=True)
     if analysis.data.rows_set_aside:
         err_console.print(f"{analysis.data.rows_set_aside:,} rows were set aside; run "
                           f"'cxreports validate {source} --rejects DIR' to see them",
@@ -388,6 +388,7 @@ def _print_outcome(outcome, out: Path) -> None:
                               f"{steps[kind]['kept']} kept, {steps[kind]['seconds']:.0f}s)",
                               highlight=False)
     out_console.print(f"tables: {out / 'tables'}", highlight=False)
+    _print_delivery(manifest, out)
     for name, item in manifest["rejects"].items():
         if item["count"]:
             err_console.print(f"set aside: {item['count']:,} rows of {name} "
@@ -397,14 +398,36 @@ def _print_outcome(outcome, out: Path) -> None:
                           highlight=False)
 
 
+def _print_delivery(manifest: dict, out: Path) -> None:
+    delivery = manifest.get("delivery")
+    if not delivery:
+        return
+    counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in delivery["counts"].items() if n)
+    where = f" to {out / delivery['outbox']}" if delivery.get("outbox") else ""
+    out_console.print(f"deliver ({delivery['mode']}{where}): {counts or 'nothing to send'}; "
+                      f"journal {out / delivery['journal']}", highlight=False)
+    for message in delivery["messages"]:
+        if message["status"] == "held":
+            err_console.print(f"held: {message['kind']} {message['key']} to "
+                              f"{message['recipient']}: {message['reason']}", highlight=False)
+
+
+#: ``--resend-changed`` of run and deliver.
+ResendOption = Annotated[
+    bool, typer.Option("--resend-changed", help="Send again a pack or scorecard whose file "
+                       "changed since it was sent (otherwise it is held and named).")
+]
+
+
 @app.command()
 def run(
     params_file: Annotated[Path, typer.Argument(metavar="PARAMS.yaml",
                                                 help="Run parameters (see params/).")],
     resume: Annotated[bool, typer.Option("--resume", help="Redo only what is missing, "
                                          "failed or out of date.")] = False,
+    resend_changed: ResendOption = False,
 ) -> None:
-    """The scheduled monthly job: validate, notebooks, packs, scorecards, tables, manifest.
+    """The scheduled monthly job: validate, notebooks, packs, scorecards, tables, deliver.
 
     Exit 0 all clean; 1 rows set aside or some outputs failed (each named);
     2 nothing usable (bad parameters, unreadable source, folder locked);
@@ -420,12 +443,55 @@ def run(
     try:
         params = load_params(params_file)
         outcome = run_monthly(params, params_file=params_file, resume=resume,
-                              console=err_console)
+                              resend_changed=resend_changed, console=err_console)
     except CxReportsError as exc:
         raise _fail(exc) from None
     except Interrupted as exc:
         raise _stopped(exc, "run again with --resume") from None
     _print_outcome(outcome, Path(params.out))
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def deliver(
+    params_file: Annotated[Path, typer.Argument(metavar="PARAMS.yaml",
+                                                help="Run parameters with a deliver section.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Accepted for symmetry with run: "
+                                         "what was sent is never sent again anyway.")] = False,
+    resend_changed: ResendOption = False,
+) -> None:
+    """E-mail each supervisor their pack and each vendor contact their scorecard, once.
+
+    Works on the finished run in the parameters' out folder. mode: dry-run
+    (the default) writes OUT/outbox/*.eml instead of sending. Every sent
+    message is journalled in OUT/sent.jsonl, so running it again sends
+    nothing twice. The SMTP password comes from $CXREPORTS_SMTP_PASSWORD.
+
+    Exit 0 all delivered; 1 some messages failed or were skipped (each
+    named: bad address, moved team, refused); 2 nothing usable (no deliver
+    section, no run, password missing, folder locked); 130 / 143 / 124
+    stopped (what was sent is journalled: run again).
+
+    Example: cxreports deliver params/monthly.yaml
+    """
+    from .run.monthly import deliver_monthly
+    from .run.params import load_params
+
+    _log_to_stderr()
+    try:
+        params = load_params(params_file)
+        outcome = deliver_monthly(params, params_file=params_file, resume=resume,
+                                  resend_changed=resend_changed, console=err_console)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    except Interrupted as exc:
+        raise _stopped(exc, "run again to send the rest") from None
+    import json
+
+    _print_delivery(json.loads(outcome.manifest.read_text()), Path(params.out))
+    for failure in outcome.failures:
+        err_console.print(f"failed: {failure['step']} {failure['key']}: {failure['reason']}",
+                          highlight=False)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -1,4 +1,4 @@
-"""The scheduled monthly run: validate -> notebooks -> packs -> scorecards -> tables -> manifest.
+"""The scheduled monthly run: validate -> notebooks -> packs -> scorecards -> tables -> deliver.
 
 Safe to re-run and to resume:
 
@@ -17,6 +17,10 @@ Safe to re-run and to resume:
   what finished is journalled, the workers end, temporary files go, the
   manifest says ``interrupted`` and :class:`Interrupted` is raised (exit
   130, 143 or 124). What a killed run leaves half-written, the next removes.
+- With a ``deliver`` section, the last step e-mails the packs and
+  scorecards (``run.deliver``), exactly once across runs;
+  :func:`deliver_monthly` is that step alone on a finished run
+  (``cxreports deliver``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from ..data.validation import validate_source
 from ..reports.batch import REPORT_KINDS, ReportResult, render_reports
 from ..reports.rendering import template_dir
 from ..reports.tables import TABLE_BUILDERS
+from .deliver import DeliveryReport, plan_deliveries, send_deliveries
 from .executors import open_executor
 from .notebooks import (
     NotebookResult,
@@ -52,11 +57,11 @@ from .notebooks import (
     plan_run_jobs,
     run_notebook_step,
 )
-from .params import RunParams
+from .params import RunParams, smtp_password
 from .progress import progress_step
 from .stopping import StopRequest, remove_leftovers, stop_on_signals
 
-__all__ = ["RunOutcome", "run_monthly"]
+__all__ = ["RunOutcome", "deliver_monthly", "run_monthly"]
 
 log = logging.getLogger("cxreports")
 _PACKAGES = ["cxreports", "pandas", "numpy", "duckdb", "statsmodels", "scipy", "matplotlib",
@@ -165,6 +170,8 @@ class _Run:
         self.previous: dict[tuple[str, str], dict] = {}
         self.analysis: Analysis | None = None
         self.planned: int | None = None  # notebooks, reports and tables to have
+        self.resend_changed = False
+        self.delivery: DeliveryReport | None = None  # the deliver step's messages
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -214,7 +221,8 @@ class _Run:
         if self.planned is None:
             return "nothing done yet"
         done = sum(e["status"] == "ok" for e in self.outputs if e["step"] != "rejects")
-        return f"{done} of {self.planned} done"
+        delivered = f"; {self.delivery.progress()}" if self.delivery else ""
+        return f"{done} of {self.planned} done{delivered}"
 
     def interrupted(self, data) -> Interrupted:
         """Record a clean stop (the workers have ended): no leftovers, the manifest says so."""
@@ -257,6 +265,7 @@ class _Run:
             "steps": self.steps,
             "outputs": self.outputs,
             "failures": self.failures,
+            "delivery": self.delivery.summary() if self.delivery else None,
             "log": "run.log",
         }
         target = self.out / "manifest.json"
@@ -265,7 +274,8 @@ class _Run:
 
 
 def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = None,
-                resume: bool = False, console: Console | None = None) -> RunOutcome:
+                resume: bool = False, console: Console | None = None,
+                resend_changed: bool = False) -> RunOutcome:
     """Run the monthly job described by ``params`` (see the module docstring).
 
     Raises
@@ -278,6 +288,8 @@ def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = No
         is recorded for ``--resume`` and its ``progress`` says how much.
     """
     console = console or Console(stderr=True)
+    if params.deliver is not None:
+        smtp_password(params.deliver)  # sending without the password: stop before any work
     with stop_on_signals(params.timeout) as stop:
         source = resolve_source(params.source)
         t0 = time.perf_counter()
@@ -287,6 +299,7 @@ def run_monthly(params: RunParams, *, params_file: str | os.PathLike | None = No
         out = Path(params.out)
         out.mkdir(parents=True, exist_ok=True)
         run = _Run(params, Path(params_file) if params_file else None, resume, console, stop)
+        run.resend_changed = resend_changed
         with RunLock(out):
             handler = logging.FileHandler(out / "run.log", encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -330,7 +343,7 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
 
     inputs = {name: r.sha256 for name, r in data.reports.items()}
     core = params.model_dump(exclude={"out", "workers", "executor", "notebooks", "packs",
-                                      "scorecards", "timeout"})
+                                      "scorecards", "timeout", "deliver"})
     base_fp = _digest(inputs, core, version("cxreports"))
     jobs = plan_run_jobs(params, analysis) if params.notebooks else []
     report_keys = {kind: REPORT_KINDS[kind].keys(analysis) for kind in REPORT_KINDS
@@ -353,6 +366,11 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
     # 5. tables
     run.stop.check()
     _tables_step(run, analysis, journal, base_fp)
+    # 6. deliver
+    if params.deliver is not None:
+        run.write_manifest(data, analysis, None)
+        run.stop.check()
+        _deliver_step(run, analysis, run.outputs)
     exit_code = 1 if run.failures or data.rows_set_aside else 0
     manifest = run.write_manifest(data, analysis, exit_code)
     journal.path.unlink(missing_ok=True)  # the manifest now holds everything
@@ -400,6 +418,8 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
 def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: str,
                   executor, kind: str, keys: list[str]) -> None:
     t = time.perf_counter()
+    # whom each report was made for: delivery sends it only while that is still so
+    made_for = analysis.team.groupby(REPORT_KINDS[kind].key_column)["agent_id"].agg(sorted)
     todo = []
     for key in keys:
         kept = run.reusable(kind, str(key), fingerprint)
@@ -411,7 +431,8 @@ def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: 
     def done(result: ReportResult) -> None:
         entry = {"step": kind, "key": result.key, "status": result.status,
                  "path": run.rel(result.path), "sha256": result.sha256,
-                 "seconds": result.seconds, "fingerprint": fingerprint, "error": result.error}
+                 "seconds": result.seconds, "fingerprint": fingerprint, "error": result.error,
+                 "agents": [str(a) for a in made_for.get(result.key, [])]}
         run.record(entry, journal)
         step.advance(f"{result.key} ({result.seconds:.1f}s)" + (
             f": {result.error}" if result.error else ""), failed=result.status != "ok")
@@ -451,3 +472,113 @@ def _tables_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: str) 
             step.advance(name, failed=entry["status"] != "ok")
     run.steps["tables"] = {"seconds": round(time.perf_counter() - t, 2), "done": done,
                            "kept": len(TABLE_BUILDERS) - done}
+
+
+def _deliver_step(run: _Run, analysis: Analysis, outputs: list[dict]) -> None:
+    """E-mail (or, dry-run, write to ``OUT/outbox``) what ``outputs`` made; see ``run.deliver``."""
+    params = run.params.deliver
+    t = time.perf_counter()
+    plans = plan_deliveries(analysis.team, analysis.roster, outputs, run.out, params,
+                            run.params.period)
+    report = run.delivery = DeliveryReport(params.mode, plans, str(run.params.period))
+    for skipped in (d for d in plans if d.status == "skipped"):
+        log.warning("deliver: %s skipped: %s", skipped.name, skipped.reason)
+    planned = sum(d.status == "planned" for d in plans)
+    with progress_step("deliver", planned, console=run.console) as step:
+        send_deliveries(report, params=params, out=run.out,
+                        password=smtp_password(params), resend_changed=run.resend_changed,
+                        on_done=lambda d: step.advance(
+                            f"{d.name}: {d.status} {d.file} {d.message_id}"
+                            + (f" as {d.eml}" if d.eml else "")
+                            + (f" ({d.reason})" if d.reason else ""),
+                            failed=d.status == "failed"))
+    counts = report.counts
+    run.steps["deliver"] = {"seconds": round(time.perf_counter() - t, 2), "mode": params.mode,
+                            **{k: v for k, v in counts.items() if k != "planned"}}
+    for failed in report.failures:
+        run.failures.append({"step": "deliver", "key": failed.name, "reason": failed.reason})
+    log.info("deliver (%s): %s", params.mode,
+             ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
+
+
+def deliver_monthly(params: RunParams, *, params_file: str | os.PathLike | None = None,
+                    resume: bool = False, resend_changed: bool = False,
+                    console: Console | None = None) -> RunOutcome:
+    """The deliver step alone, on the run in ``params.out`` (``cxreports deliver``).
+
+    Sends what the run's manifest (and, for a run that was stopped, its
+    journal) records as made, by the roster the source has now; the sent
+    journal (``OUT/sent.jsonl``) makes a repeat send nothing twice, so
+    ``resume`` changes nothing (it is accepted so scheduler lines can be
+    alike). Updates ``manifest.json`` (``delivery``, ``steps.deliver``, the
+    ``deliver`` failures) and appends to ``run.log``. The exit code is 1
+    when any message failed or was skipped, else 0.
+
+    Raises
+    ------
+    UnusableInputError
+        No ``deliver`` section, the password is missing, there is no run in
+        ``out``, or it is another month's, or another run holds the folder.
+    Interrupted
+        SIGINT, SIGTERM or the ``timeout``; what was sent is journalled.
+    """
+    del resume  # the sent journal is always read
+    console = console or Console(stderr=True)
+    where = params_file or "the parameters"
+    if params.deliver is None:
+        raise UnusableInputError(f"{where} have no deliver section; add one (see README, "
+                                 "'Delivery')")
+    smtp_password(params.deliver)
+    out = Path(params.out)
+    target = out / "manifest.json"
+    if not target.is_file():
+        raise UnusableInputError(f"{out} holds no finished run (no manifest.json); run "
+                                 f"'cxreports run {where}' first")
+    with stop_on_signals(params.timeout) as stop:
+        data = validate_source(resolve_source(params.source), encoding=params.encoding)
+        with RunLock(out):
+            manifest = json.loads(target.read_text(encoding="utf-8"))
+            if manifest.get("period") != str(params.period):
+                raise UnusableInputError(
+                    f"{out} holds the run for {manifest.get('period')}, not {params.period}; "
+                    "delivery sends only the month the parameters name")
+            handler = logging.FileHandler(out / "run.log", encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            run = _Run(params, Path(params_file) if params_file else None, True, console, stop)
+            run.resend_changed = resend_changed
+            try:
+                made = {name: table.get("sha256") for name, table in
+                        manifest.get("inputs", {}).get("tables", {}).items()}
+                if made != {name: r.sha256 for name, r in data.reports.items()}:
+                    log.warning("deliver: the source changed since the run in %s; each file "
+                                "goes only to the team it was made for", out)
+                outputs = [*manifest.get("outputs", []),
+                           *Journal(out / ".journal.jsonl", keep=True).read()]
+                _deliver_step(run, Analysis(data, period=params.period), outputs)
+            except BaseException:
+                if stop.cause is None:
+                    raise
+                _update_manifest(target, manifest, run)
+                raise Interrupted(stop.cause, run.delivery.progress() if run.delivery
+                                  else "nothing sent") from None
+            finally:
+                log.removeHandler(handler)
+                handler.close()
+            _update_manifest(target, manifest, run)
+    exit_code = 1 if run.failures else 0
+    return RunOutcome(exit_code, target, run.failures)
+
+
+def _update_manifest(target: Path, manifest: dict, run: _Run) -> None:
+    """Put a delivery's results into a finished run's manifest (and its status with them)."""
+    failures = [f for f in manifest.get("failures", []) if f.get("step") != "deliver"]
+    manifest["failures"] = [*failures, *run.failures]
+    manifest["steps"] = {**manifest.get("steps", {}), **run.steps}
+    manifest["delivery"] = run.delivery.summary() if run.delivery else None
+    if manifest.get("status") in ("ok", "done_with_problems"):
+        set_aside = any(item.get("count") for item in manifest.get("rejects", {}).values())
+        manifest["exit_code"] = 1 if manifest["failures"] or set_aside else 0
+        manifest["status"] = "ok" if manifest["exit_code"] == 0 else "done_with_problems"
+    atomic_write_text(target, json.dumps(manifest, indent=2, default=str))

@@ -22,13 +22,34 @@ from pydantic import (
     ValidationError,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from ..core.errors import UnusableInputError
 from ..core.kpis import DEFAULT_KPIS, modelled_kpis
 from ..core.periods import Period, parse_period
 
-__all__ = ["RunParams", "load_params"]
+__all__ = ["PASSWORD_VARIABLE", "DeliverParams", "RunParams", "SmtpParams", "is_address",
+           "load_params", "smtp_password"]
+
+#: The environment variable the SMTP password is read from (never from a file).
+PASSWORD_VARIABLE = "CXREPORTS_SMTP_PASSWORD"
+#: Placeholders a subject may use (``str.format`` names).
+SUBJECT_FIELDS = ("month", "period", "supervisor_id", "supervisor_name", "vendor")
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def is_address(text: object) -> bool:
+    """Whether ``text`` is one plain e-mail address (``name@example.com``, ASCII).
+
+    Examples
+    --------
+    >>> is_address("dev.okonkwo@example.com"), is_address("dev@localhost"), is_address("a b@x.io")
+    (True, False, False)
+    """
+    return isinstance(text, str) and len(text) <= 254 and _ADDRESS.fullmatch(text) is not None
 
 
 
@@ -40,6 +61,86 @@ _NoDatesLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class SmtpParams(BaseModel):
+    """Where delivery sends: ``{host: smtp.example.com, port: 587, security: starttls}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    timeout: float = Field(default=30, gt=0, description="seconds to wait for the server")
+
+
+class DeliverParams(BaseModel):
+    """The ``deliver`` section: e-mail packs and scorecards (see README, "Delivery")."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mode: Literal["dry-run", "send"] = "dry-run"
+    smtp: SmtpParams | None = None
+    sender: str = Field(description="From: address, 'name@example.com' or 'Name <name@...>'")
+    username: str | None = Field(default=None, description=f"password from ${PASSWORD_VARIABLE}")
+    subject: str = "Your coaching pack for {month}"
+    scorecard_subject: str = "{vendor} scorecard for {month}"
+    packs: bool = Field(default=True, description="send each supervisor their pack")
+    scorecards_to: dict[str, list[str]] = Field(
+        default_factory=dict, description="vendor (or site) -> addresses getting its scorecard")
+    rate_limit: float | None = Field(default=60, gt=0, description="messages per minute; "
+                                     "null = as fast as the server takes them")
+    retries: int = Field(default=3, ge=0, le=10, description="after a dropped connection")
+    retry_seconds: float = Field(default=2, ge=0, description="first back-off; then doubled")
+
+    @model_validator(mode="after")
+    def _send_needs_server(self) -> DeliverParams:
+        if self.mode == "send" and self.smtp is None:
+            raise ValueError("needs smtp: {host: ..., port: ..., security: ...} to send")
+        return self
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if not is_address(parseaddr(value)[1]):
+            raise ValueError("is not an e-mail address ('cx-reports@example.com' or "
+                             "'CX reports <cx-reports@example.com>')")
+        return value
+
+    @field_validator("subject", "scorecard_subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        try:
+            value.format(**{name: name for name in SUBJECT_FIELDS})
+        except (KeyError, IndexError, ValueError, AttributeError):
+            raise ValueError("may use only the placeholders "
+                             + ", ".join(f"{{{n}}}" for n in SUBJECT_FIELDS)) from None
+        return value
+
+    @field_validator("scorecards_to")
+    @classmethod
+    def _copy_list(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group, addresses in value.items():
+            bad = [a for a in addresses if not is_address(a)]
+            if bad:
+                raise ValueError(f"has {bad[0]!r} for {group!r}, not an e-mail address")
+        return value
+
+
+def smtp_password(params: DeliverParams) -> str | None:
+    """The SMTP password from ``$CXREPORTS_SMTP_PASSWORD`` when a ``username`` is set.
+
+    Raises :class:`UnusableInputError` when sending needs it and it is not set.
+    """
+    if params.username is None:
+        return None
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if params.mode == "send" and not password:
+        raise UnusableInputError(f"deliver.username is set but ${PASSWORD_VARIABLE} is not: "
+                                 "export the SMTP password in the environment of the run")
+    return password
 
 
 class RunParams(BaseModel):
@@ -62,6 +163,8 @@ class RunParams(BaseModel):
                                   "run stops as on SIGTERM (exit 124); none by default")
     encoding: str = Field(default="utf-8", description="of CSV sources: utf-8 (with or without "
                           "a BOM), latin-1, cp1252, utf-16 ...")
+    deliver: DeliverParams | None = Field(default=None, description="e-mail the packs and "
+                                          "scorecards; off without this section")
 
     @field_validator("period", mode="before")
     @classmethod
@@ -126,6 +229,12 @@ def load_params(path: str | os.PathLike, **overrides) -> RunParams:
     if not isinstance(raw, dict):
         raise UnusableInputError(f"{path} must hold a mapping of parameter names to values")
     raw = {**raw, **overrides}
+    deliver = raw.get("deliver")
+    if isinstance(deliver, dict) and ("password" in deliver or (
+            isinstance(deliver.get("smtp"), dict) and "password" in deliver["smtp"])):
+        # Refused without echoing the value: a password never belongs in this file.
+        raise UnusableInputError(f"{path}: deliver must not hold a password; set "
+                                 f"${PASSWORD_VARIABLE} in the run's environment instead")
     for key in ("source", "period", "out"):
         if isinstance(raw.get(key), int | float) and not isinstance(raw.get(key), bool):
             raw[key] = str(raw[key])  # "period: 2026-10" can read as text; be kind to numbers
