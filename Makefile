@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= outputs/demo
+# pytest-xdist workers for make test: the suite's CPU work fits two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-fast bench lab lint setup check-pango clean
 
@@ -29,10 +31,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check cxreports tests benchmarks notebooks scripts
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -7,15 +7,19 @@ mostly parallel work. When a selected test needs one, it starts in a
 background thread as the first test begins, so it overlaps the quick tests
 (which use one core) instead of running after them; the fixture then waits
 for it. Tests read these runs' outputs and never change them: a test that
-needs to change a run copies its folder first (``copy_run``).
+needs to change a run copies its folder first (``copy_run``). ``make test``
+runs the suite on two pytest-xdist workers: both start the session runs, and a
+lock file makes one of them do each run while the other waits for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -149,7 +153,15 @@ def _end(proc: subprocess.Popen) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Nothing started here outlives the session (an interrupted run, a failed test)."""
+    """Nothing started here outlives the session (an interrupted run, a failed test).
+
+    A session run still going when this process's tests are done is left to
+    finish (unless the session was interrupted): with pytest-xdist another
+    worker may be waiting for it.
+    """
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        for job in _jobs.values():
+            job.wait()
     with _children_lock:
         left = list(_children)
     for proc in left:
@@ -292,6 +304,9 @@ class _Job:
         self._thread.start()
         return self
 
+    def wait(self) -> None:
+        self._thread.join()
+
     def result(self):
         self._thread.join()
         if self._error is not None:
@@ -303,18 +318,41 @@ class _Job:
 _jobs: dict[str, _Job] = {}
 
 
+def _once_per_session(folder: Path, make: Callable[[Path], object]):
+    """``make(folder)`` once per test session, whichever process asks first.
+
+    With pytest-xdist every worker starts the session runs; a lock file beside
+    ``folder`` (in the temporary folder all workers share) lets the first do
+    the work while the others wait for it, then read its pickled result.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = folder.parent / f"{folder.name}.result"
+        if result.exists():
+            return pickle.loads(result.read_bytes())
+        shutil.rmtree(folder, ignore_errors=True)  # a failed attempt's remains
+        folder.mkdir()
+        value = make(folder)
+        result.write_bytes(pickle.dumps(value))
+        return value
+
+
 def _background(request, name: str) -> _Job:
     """The job for the session fixture ``name``, started now if not already."""
     if name not in _jobs:
         factory = request.getfixturevalue("tmp_path_factory")
         env = dict(os.environ)  # now, not whatever a test running meanwhile has set
+        shared = factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = shared.parent  # the folder above every worker's own
+        folder = shared / f"session-{name}"
         if name == "shared_run":
             source = request.getfixturevalue("broken_source")
-            folder = factory.mktemp("shared_run")
-            work = lambda: _shared_run(folder, source, env)  # noqa: E731
+            work = lambda: _once_per_session(  # noqa: E731
+                folder, lambda f: _shared_run(f, source, env))
         else:
-            folder = factory.mktemp("wheel_demo")
-            work = lambda: _wheel_demo(folder, env)  # noqa: E731
+            work = lambda: _once_per_session(folder, lambda f: _wheel_demo(f, env))  # noqa: E731
         _jobs[name] = _Job(name, work).start()
     return _jobs[name]
 
