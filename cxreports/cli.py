@@ -106,6 +106,26 @@ def sample_data(
     fmt: Annotated[
         str, typer.Option("--format", help="csv, parquet or duckdb.")
     ] = "csv",
+    selection: Annotated[
+        str, typer.Option(help="How coaching picks a behaviour: observed (the lowest "
+                          "observed recent score, as supervisors do) or propensity "
+                          "(the true weakness).")
+    ] = "observed",
+    coaching_lift: Annotated[
+        float | None, typer.Option(help="Rise in the chance of showing a behaviour per "
+                                   "session on it (0: coaching does nothing; default 0.15).")
+    ] = None,
+    repeat_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Chance a session returns to the last "
+                            "focus.")
+    ] = 0.3,
+    qa_lag_days: Annotated[
+        int, typer.Option(min=1, help="Evaluations happen 1 to N days after the contact.")
+    ] = 10,
+    change_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of agents whose behaviour really "
+                            "changes in the last month.")
+    ] = 0.08,
 ) -> None:
     """Write a synthetic contact centre with planted drivers (truth.json beside it).
 
@@ -116,13 +136,19 @@ def sample_data(
 
     if fmt not in ("csv", "parquet", "duckdb"):
         raise _fail(CxReportsError(f"--format {fmt!r} is not one of csv, parquet, duckdb"))
+    if selection not in ("observed", "propensity"):
+        raise _fail(CxReportsError(f"--selection {selection!r} is not one of observed, "
+                                   "propensity"))
     try:
         parse_period(last_period)
     except CxReportsError as exc:
         raise _fail(exc) from None
     path = write_sample_data(out, agents=agents, months=months, seed=seed,
                              last_period=last_period, contacts_per_month=contacts,
-                             broken=broken, fmt=fmt)
+                             broken=broken, fmt=fmt, selection=selection,
+                             repeat_share=repeat_share, qa_lag_days=qa_lag_days,
+                             change_share=change_share,
+                             **({} if coaching_lift is None else {"coaching_lift": coaching_lift}))
     out_console.print(f"sample data written to {path}", highlight=False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from tests.conftest import invoke_cli
@@ -45,3 +47,13 @@ def test_help_has_an_example_per_command():
         result = invoke_cli(command, "--help")
         assert result.exit_code == 0
         assert "Example: cxreports" in result.stdout, command
+
+
+def test_sample_data_options_reach_the_generator_and_truth(tmp_path):
+    result = invoke_cli("sample-data", "--out", tmp_path / "s", "--agents", "12", "--months",
+                        "4", "--contacts", "10", "--coaching-lift", "0", "--qa-lag-days", "3")
+    assert result.exit_code == 0, result.stderr
+    truth = json.loads((tmp_path / "s" / "truth.json").read_text())
+    assert truth["coaching_lift"] == 0 and truth["qa_lag_days"] == [1, 3]
+    bad = invoke_cli("sample-data", "--out", tmp_path / "t", "--selection", "random")
+    assert bad.exit_code == 2 and "observed, propensity" in bad.stderr
