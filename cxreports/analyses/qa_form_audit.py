@@ -19,11 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats as st
-from statsmodels.stats.multitest import multipletests
 
 from ..core.kpis import DEFAULT_KPIS
 from ..core.kpis import kpi as kpi_spec
-from .stats import bh_qvalues, pool_random_effects
+from .stats import bh_qvalues, holm_adjusted, pool_random_effects
 
 __all__ = ["SMALLEST_EFFECTS", "compute_behaviour_adoption", "compute_behaviour_evidence",
            "compute_qa_form_audit"]
@@ -39,16 +38,6 @@ SMALLEST_EFFECTS: dict[str, float] = {"csat": 0.10, "nps": 0.30, "fcr": 0.05, "c
                                       "aht_seconds": 15.0}
 
 _LEVELS = ("site", "vendor", "all")
-
-
-def _holm(p_values: pd.Series) -> np.ndarray:
-    """Holm-adjusted p-values; NaN stays NaN."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out
 
 
 def compute_behaviour_evidence(
@@ -105,7 +94,7 @@ def compute_behaviour_evidence(
     if level is not None:
         d = d[d["group_by"] == level]
     z = st.norm.ppf(0.975)
-    d = d.assign(_q=_holm(d["p_value"]))
+    d = d.assign(_q=holm_adjusted(d["p_value"]))
     rows = []
     for (behavior, kpi), part in d.groupby(["behavior_id", "kpi"], sort=False):
         ok = part[(part["verdict"] != "insufficient_data") & (part["std_error"] > 0)]

@@ -16,6 +16,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "bh_qvalues",
+    "holm_adjusted",
     "mean_interval",
     "mean_interval_from",
     "nps_interval",
@@ -38,12 +39,30 @@ def bh_qvalues(p_values: np.ndarray | pd.Series) -> np.ndarray:
     >>> bh_qvalues([0.01, 0.04, np.nan, 0.03]).round(3).tolist()
     [0.03, 0.04, nan, 0.04]
     """
+    return _adjusted(p_values, "fdr_bh")
+
+
+def holm_adjusted(p_values: np.ndarray | pd.Series) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error control); NaN stays NaN.
+
+    Reference: Holm, S. (1979). A simple sequentially rejective multiple test
+    procedure. Scandinavian Journal of Statistics 6(2), 65-70.
+
+    Examples
+    --------
+    >>> holm_adjusted([0.01, 0.04, np.nan, 0.03]).round(3).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    return _adjusted(p_values, "holm")
+
+
+def _adjusted(p_values: np.ndarray | pd.Series, method: str) -> np.ndarray:
     p = np.asarray(p_values, dtype=float)
-    q = np.full_like(p, np.nan)
+    out = np.full_like(p, np.nan)
     ok = np.isfinite(p)
     if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
 
 
 def wilson_interval(successes, n, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
