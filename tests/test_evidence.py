@@ -164,3 +164,26 @@ def test_audit_on_planted_drivers_and_nulls(analysis, truth):
     assert audit.loc[nulls, "predicts_nothing"].any()  # evidence of absence is found
     # predicts_nothing is true only with equivalence on every KPI.
     assert (audit["predicts_nothing"] == (audit["verdict"] == "predicts_nothing")).all()
+
+
+def test_comparison_with_the_reference_never_contradicts_the_interval_beside_it():
+    from cxreports.analyses.drivers import compare_to_reference
+
+    rows = [  # group, behaviour, estimate, ci_low, ci_high, verdict
+        ("in-house", "b1", 0.40, 0.30, 0.50, "driver"),
+        ("in-house", "b2", -30.0, -40.0, -20.0, "driver"),  # handle time: lower is better
+        ("V", "b1", 0.35, 0.25, 0.45, "driver"),        # holds
+        ("W", "b1", 0.20, 0.10, 0.30, "driver"),        # driver, but in-house is beyond: weaker
+        ("X", "b1", -0.08, -0.15, -0.01, "harmful"),    # the other way: reverses, not weaker
+        ("Y", "b1", 0.05, -0.10, 0.45, "no_evidence"),  # not shown
+        ("Z", "b1", float("nan"), float("nan"), float("nan"), "insufficient_data"),
+        ("V", "b2", -5.0, -10.0, -1.0, "driver"),       # same sign, smaller: weaker
+        ("W", "b2", 6.0, 2.0, 10.0, "harmful"),         # longer calls: reverses
+    ]
+    drivers = pd.DataFrame(rows, columns=["group", "behavior_id", "estimate", "ci_low",
+                                          "ci_high", "verdict"]).assign(kpi="k")
+    got = compare_to_reference(drivers, reference="in-house").set_index(
+        ["group", "behavior_id"])["status"].to_dict()
+    assert got == {("V", "b1"): "holds", ("W", "b1"): "weaker", ("X", "b1"): "reverses",
+                   ("Y", "b1"): "not_shown", ("Z", "b1"): "insufficient_data",
+                   ("V", "b2"): "weaker", ("W", "b2"): "reverses"}

@@ -511,9 +511,12 @@ def compare_to_reference(drivers: pd.DataFrame, *, reference: str) -> pd.DataFra
     pd.DataFrame
         ``kpi``, ``behavior_id``, ``group``, ``reference_estimate``,
         ``estimate``, ``ci_low``, ``ci_high``, ``verdict`` and ``status``:
-        ``holds`` (a driver there too), ``weaker`` (the reference effect is
-        above the group's whole interval), ``not_shown`` (no evidence either
-        way) or ``insufficient_data``.
+        ``reverses`` (the group's whole interval lies on the other side of
+        zero: the behaviour goes with a worse outcome there), ``weaker`` (the
+        reference effect lies beyond the group's whole interval, on the same
+        side), ``holds`` (a driver there too, not weaker), ``not_shown`` (no
+        evidence either way) or ``insufficient_data``; checked in that order,
+        so a status never contradicts the interval printed beside it.
     """
     ref = drivers[(drivers["group"] == reference) & (drivers["verdict"] == "driver")]
     others = drivers[drivers["group"] != reference]
@@ -523,11 +526,12 @@ def compare_to_reference(drivers: pd.DataFrame, *, reference: str) -> pd.DataFra
         return pd.DataFrame(columns=["kpi", "behavior_id", "group", "reference_estimate",
                                      "estimate", "ci_low", "ci_high", "verdict", "status"])
     sign = np.sign(merged["reference_estimate"])
-    weaker = (sign * merged["reference_estimate"]) > np.where(
-        sign > 0, merged["ci_high"], -merged["ci_low"])
+    near = np.where(sign > 0, merged["ci_high"], merged["ci_low"])  # bound nearest the reference
+    reverses = sign * near < 0
+    weaker = sign * merged["reference_estimate"] > sign * near
     merged["status"] = np.select(
-        [merged["verdict"] == "insufficient_data",
-         (merged["verdict"] == "driver") & (np.sign(merged["estimate"]) == sign), weaker],
-        ["insufficient_data", "holds", "weaker"], default="not_shown")
+        [merged["verdict"] == "insufficient_data", reverses, weaker,
+         (merged["verdict"] == "driver") & (np.sign(merged["estimate"]) == sign)],
+        ["insufficient_data", "reverses", "weaker", "holds"], default="not_shown")
     return merged[["kpi", "behavior_id", "group", "reference_estimate", "estimate", "ci_low",
                    "ci_high", "verdict", "status"]].reset_index(drop=True)
