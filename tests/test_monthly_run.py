@@ -181,7 +181,7 @@ def test_dask_executor_gives_the_same_outputs(shared_run, tmp_path):
     from distributed import LocalCluster
 
     local = shared_run.out  # the same source and parameters, run with executor: local
-    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
         remote = tmp_path / "dask"
