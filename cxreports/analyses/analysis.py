@@ -365,8 +365,14 @@ class Analysis:
                                        behaviors=self.behaviors)
 
     def coaching_effectiveness(self, *, group_by: str | None = None) -> pd.DataFrame:
-        """:func:`.compute_coaching_effectiveness` (all sessions measured)."""
-        return compute_coaching_effectiveness(self.session_effects, group_by=group_by)
+        """:func:`.compute_coaching_effectiveness` (all sessions measured).
+
+        Cached per ``group_by``: one fit serves every pack of the month (it
+        takes seconds at thousands of agents; per pack it took hours).
+        """
+        return self._cached(("coaching_effectiveness", group_by),
+                            lambda: compute_coaching_effectiveness(self.session_effects,
+                                                                   group_by=group_by))
 
     @_frame
     def agent_behaviour_scores(self) -> pd.DataFrame:
