@@ -12,7 +12,10 @@ The public surface, by layer (see ARCHITECTURE.md):
   :func:`compute_top_overlap`, :func:`compute_behaviour_trends`,
   :func:`compute_coaching_coverage`, :func:`compute_session_effects`,
   :func:`compute_coaching_effectiveness`, :func:`compute_coaching_priorities`,
-  :func:`compute_qa_form_audit`, :func:`compute_kpi_summary`
+  :func:`compute_qa_form_audit`, :func:`compute_kpi_summary`; QA calibration:
+  :func:`compute_agreement`, :func:`compute_evaluator_leniency`,
+  :func:`compute_vendor_alignment`, :func:`compute_agent_reliability`,
+  :func:`reliability_curve`, :func:`compute_sampling_plan`
 - :class:`Analysis`: one source validated and joined once, with every
   analysis as a method (what notebooks and reports call)
 
@@ -29,6 +32,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .analyses.analysis import Analysis
+    from .analyses.calibration import (
+        compute_agent_reliability,
+        compute_agreement,
+        compute_evaluator_leniency,
+        compute_sampling_plan,
+        compute_vendor_alignment,
+        reliability_curve,
+    )
     from .analyses.coaching import (
         compute_agent_behaviour_scores,
         compute_coaching_coverage,
@@ -75,6 +86,12 @@ __all__ = [
     "compute_kpi_summary",
     "compute_qa_form_audit",
     "compute_session_effects",
+    "compute_agent_reliability",
+    "compute_agreement",
+    "compute_evaluator_leniency",
+    "compute_sampling_plan",
+    "compute_vendor_alignment",
+    "reliability_curve",
     "compute_top_overlap",
     "builtin_source",
     "rank_agents",
@@ -96,6 +113,9 @@ __all__ = [
 #: Where each public name lives, by module.
 _MODULES = {
     ".analyses.analysis": ["Analysis"],
+    ".analyses.calibration": ["compute_agent_reliability", "compute_agreement",
+                              "compute_evaluator_leniency", "compute_sampling_plan",
+                              "compute_vendor_alignment", "reliability_curve"],
     ".analyses.coaching": ["compute_agent_behaviour_scores", "compute_coaching_coverage",
                            "compute_coaching_effectiveness", "compute_coaching_priorities",
                            "compute_session_effects"],

@@ -126,6 +126,11 @@ def sample_data(
         float, typer.Option(min=0, max=1, help="Share of agents whose behaviour really "
                             "changes in the last month.")
     ] = 0.08,
+    calibration_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of each vendor's evaluated interactions "
+                            "the brand's evaluators re-score (and of each site's a colleague "
+                            "re-scores).")
+    ] = 0.05,
 ) -> None:
     """Write a synthetic contact centre with planted drivers (truth.json beside it).
 
@@ -147,7 +152,7 @@ def sample_data(
                              last_period=last_period, contacts_per_month=contacts,
                              broken=broken, fmt=fmt, selection=selection,
                              repeat_share=repeat_share, qa_lag_days=qa_lag_days,
-                             change_share=change_share,
+                             change_share=change_share, calibration_share=calibration_share,
                              **({} if coaching_lift is None else {"coaching_lift": coaching_lift}))
     out_console.print(f"sample data written to {path}", highlight=False)
 
@@ -227,6 +232,54 @@ def drivers(
         out_console.print(f"  {row.kpi:<5} {row.group:<14} {row.behavior_id:<22} "
                           f"{row.estimate:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
                           highlight=False)
+    if analysis.data.rows_set_aside:
+        err_console.print(f"{analysis.data.rows_set_aside:,} rows were set aside; run "
+                          f"'cxreports validate {source} --rejects DIR' to see them",
+                          highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def calibration(
+    source: Annotated[str, typer.Argument(help="Folder, .duckdb file or SQLAlchemy URL.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the tables.")],
+    period: Annotated[
+        str | None, typer.Option("--period", help="Reporting month YYYY-MM: agreement and "
+                                 "leniency use it and the 3 months before, the sampling plan "
+                                 "the 3 months ending with it. Omit for the latest month.")
+    ] = None,
+    encoding: EncodingOption = "utf-8",
+) -> None:
+    """QA you can trust: evaluator agreement, leniency, vendor QA alignment, sampling plan.
+
+    Writes OUT/qa_agreement.csv, qa_evaluators.csv, qa_vendor_alignment.csv and
+    qa_sampling_plan.csv. Exit 1 when rows were set aside.
+
+    Example: cxreports calibration data/sample --period 2026-10 --out outputs/calibration
+    """
+    from .analyses.analysis import Analysis
+    from .core.files import atomic_path
+    from .reports.tables import QA_TABLES, report_tables
+
+    try:
+        analysis = Analysis(validate_source(source, encoding=encoding), period=period)
+        tables = report_tables(analysis, QA_TABLES)
+    except CxReportsError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:  # no contacts, so no month to report
+        raise _fail(CxReportsError(str(exc))) from None
+    _print_warnings(analysis.data)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        with atomic_path(out / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)
+    flagged = tables["qa_evaluators"]
+    flagged = flagged[flagged["flag"] != "ok"]
+    out_console.print(f"{len(tables)} tables written to {out} for {analysis.report_period}: "
+                      f"{len(flagged)} evaluator(s) flagged", highlight=False)
+    for row in flagged.itertuples():
+        out_console.print(f"  {row.evaluator_id:<10} {row.flag:<8} {row.leniency:+.3f} "
+                          f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", highlight=False)
     if analysis.data.rows_set_aside:
         err_console.print(f"{analysis.data.rows_set_aside:,} rows were set aside; run "
                           f"'cxreports validate {source} --rejects DIR' to see them",

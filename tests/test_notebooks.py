@@ -24,10 +24,10 @@ from cxreports.run.notebooks import (
 from tests.conftest import invoke_cli, manifest
 
 NOTEBOOKS = ["behaviour_trends", "coaching_effectiveness", "driver_analysis",
-             "qa_form_audit", "vendor_comparison"]
+             "qa_calibration", "qa_form_audit", "vendor_comparison"]
 
 
-def test_the_five_notebooks_exist():
+def test_the_six_notebooks_exist():
     assert list_notebooks() == NOTEBOOKS
 
 

@@ -2,9 +2,12 @@
 
 ``tests/data/reference/*.csv`` are ``TABLE_BUILDERS`` on the sample below,
 written when the generator last changed (issue 11: coaching chosen on observed
-scores, repeated sessions, QA lag, real last-month changes) and the methods
-with it (coaching effect, verdicts with direction, audit equivalence tests,
-agent-clustered KPI intervals). A change that is meant to move numbers
+scores, repeated sessions, QA lag, real last-month changes; issue 13: evaluators
+who err, a lenient vendor QA team and calibration re-scores, which every table
+but the qa_* ones counts once; coaching picks its focus from the scores QA
+recorded, so contacts and KPIs moved too) and the methods with it (coaching effect,
+verdicts with direction, audit equivalence tests, agent-clustered KPI
+intervals). A change that is meant to move numbers
 rewrites them with ``python -m tests.test_same_numbers --rewrite`` and says
 why in its commit; any other change must leave them as they are. Counts must
 match exactly and values to 12 significant digits (sums taken in a different

@@ -35,6 +35,17 @@ from ..data.roster import roster_for_period
 from ..data.snapshots import Snapshot, SnapshotData, snapshot_key, write_snapshot
 from ..data.sql import sql_list
 from ..data.validation import ValidatedData, validate_source
+from .calibration import (
+    DEFAULT_RELIABILITY,
+    LENIENCY_TOLERANCE,
+    adjust_adoption,
+    compute_agent_reliability,
+    compute_agreement,
+    compute_evaluator_leniency,
+    compute_sampling_plan,
+    compute_vendor_alignment,
+    mark_reliability,
+)
 from .coaching import (
     compute_agent_behaviour_scores,
     compute_coaching_coverage,
@@ -433,3 +444,79 @@ class Analysis:
             raise ValueError(f"no {group_by} named {group!r} in {self.report_period}; "
                              f"known: {known}")
         return members
+
+    # ------------------------------------------------------------------ QA calibration
+
+    @cached_property
+    def all_evaluations(self) -> pd.DataFrame:
+        """Every evaluation, calibration re-scores included (all months).
+
+        :attr:`evaluations` keeps one per interaction (the routine one); this
+        keeps them all, with ``routine`` (the one the other analyses count),
+        ``employer`` (from the optional ``evaluators`` table) and the team
+        and ``period`` of the interaction (those of its routine evaluation).
+        The input of :mod:`cxreports.analyses.calibration`.
+        """
+        out = evaluation_matrix(self.data.relation("qa_scores"), behaviors=self.behaviors,
+                                con=self.data.con, routine_only=False)
+        routine = self.scored_evaluations
+        out["routine"] = out["evaluation_id"].isin(set(routine["evaluation_id"]))
+        team = routine.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id")
+        team = team.set_index("interaction_id")[["supervisor_id", "site", "vendor", "period"]]
+        out = out.join(team, on="interaction_id")
+        by_eval = routine.set_index("evaluation_id")[["supervisor_id", "site", "vendor",
+                                                      "period"]]
+        out = out.fillna({c: out["evaluation_id"].map(by_eval[c]) for c in by_eval.columns})
+        evaluators = self.data.table("evaluators")
+        employer = evaluators.drop_duplicates("evaluator_id").set_index("evaluator_id")[
+            "employer"]
+        out["employer"] = out["evaluator_id"].map(employer)
+        return out
+
+    def _calibration_window(self) -> pd.DataFrame:
+        """Calibration looks at the driver window (four months), or all data."""
+        return self._window(self.all_evaluations, self.driver_window)
+
+    def qa_agreement(self, *, group_by: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
+        """:func:`.compute_agreement` over the driver window, overall or by ``group_by``."""
+        return self._cached(("qa_agreement", group_by, n_boot), lambda: compute_agreement(
+            self._calibration_window(), behaviors=self.behaviors, group_by=group_by,
+            n_boot=n_boot))
+
+    def evaluator_leniency(self, *, tolerance: float = LENIENCY_TOLERANCE) -> pd.DataFrame:
+        """:func:`.compute_evaluator_leniency` over the driver window."""
+        return self._cached(("evaluator_leniency", tolerance), lambda: compute_evaluator_leniency(
+            self._calibration_window(), behaviors=self.behaviors, tolerance=tolerance))
+
+    def vendor_alignment(self) -> pd.DataFrame:
+        """:func:`.compute_vendor_alignment` over the driver window, with ``label`` and ``kind``."""
+        def build() -> pd.DataFrame:
+            out = compute_vendor_alignment(self._calibration_window(), behaviors=self.behaviors)
+            return out.join(self.qa_form.set_index("behavior_id")[["label", "kind"]],
+                            on="behavior_id")
+        return self._cached(("vendor_alignment",), build)
+
+    def adoption_adjusted(self) -> pd.DataFrame:
+        """Adoption by vendor over the driver window, as scored and adjusted for the
+        vendor QA team's leniency (:func:`.adjust_adoption`)."""
+        return adjust_adoption(self.adoption(group_by="vendor"), self.vendor_alignment())
+
+    def agent_reliability(self, *, target: float = DEFAULT_RELIABILITY) -> pd.DataFrame:
+        """:func:`.compute_agent_reliability` of routine evaluations in the recent window."""
+        recent = in_window(self.scored_evaluations, self.recent_window)
+        return self._cached(("agent_reliability", target), lambda: compute_agent_reliability(
+            recent, behaviors=self.behaviors, target=target))
+
+    def sampling_plan(self, *, target: float = DEFAULT_RELIABILITY) -> pd.DataFrame:
+        """:func:`.compute_sampling_plan` for the report month's team (overall QA score)."""
+        reliability = self.agent_reliability(target=target)
+        icc = float(reliability.loc[reliability["behavior_id"] == "qa_score", "icc"].iloc[0])
+        return compute_sampling_plan(self.scored_evaluations, self.team,
+                                     months=self.recent_window, icc=icc, target=target)
+
+    def agent_behaviour_reliability(self, *, target: float = DEFAULT_RELIABILITY
+                                    ) -> pd.DataFrame:
+        """:attr:`agent_behaviour_scores` with :func:`.mark_reliability`: which of an
+        agent's behaviour figures reach the reliability target."""
+        return self._cached(("agent_behaviour_reliability", target), lambda: mark_reliability(
+            self.agent_behaviour_scores, self.agent_reliability(target=target), target=target))

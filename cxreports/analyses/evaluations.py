@@ -43,7 +43,8 @@ __all__ = [
 #: The interactions columns KPIs are computed from (the catalogue's, in its order).
 KPI_COLUMNS = list(dict.fromkeys(k.column for k in KPIS))
 TEAM_COLUMNS = ["supervisor_id", "site", "vendor", "shore"]
-_RESERVED = {"interaction_id", "evaluation_id", "agent_id", "evaluated_at", "started_at",
+_RESERVED = {"interaction_id", "evaluation_id", "agent_id", "evaluator_id", "evaluated_at",
+             "started_at",
              "contact_at", "evaluated_period",
              "period", "n_evaluations", *KPI_COLUMNS, *TEAM_COLUMNS, "channel"}
 
@@ -57,40 +58,63 @@ def behaviour_columns(qa_form: pd.DataFrame) -> list[str]:
     return behaviors
 
 
-def evaluation_matrix_sql(qa_scores: str, *, behaviors: list[str]) -> str:
-    """SQL pivoting ``qa_scores`` (a relation, long form) to one row per evaluation."""
+def evaluation_matrix_sql(qa_scores: str, *, behaviors: list[str],
+                          routine_only: bool = True) -> str:
+    """SQL pivoting ``qa_scores`` (a relation, long form) to one row per evaluation.
+
+    With ``routine_only`` an interaction scored more than once (calibration:
+    the same ``interaction_id`` under another ``evaluation_id`` and
+    evaluator) keeps only its routine evaluation, the earliest (by
+    ``evaluated_at``, then ``evaluation_id``); evaluations without an
+    ``interaction_id`` are all kept.
+    """
     scores = ", ".join(
         f"max(score) FILTER (WHERE behavior_id = {sql_literal(b)}) "
         f"AS {sql_identifier(b)}" for b in behaviors
     )
-    return (f"SELECT evaluation_id, first(interaction_id) AS interaction_id, "
-            f"first(agent_id) AS agent_id, min(evaluated_at) AS evaluated_at, {scores} "
-            f"FROM {qa_scores} WHERE behavior_id IN ({sql_list(behaviors)}) "
-            f"GROUP BY evaluation_id ORDER BY evaluated_at, evaluation_id")
+    pivot = (f"SELECT evaluation_id, first(interaction_id) AS interaction_id, "
+             f"first(agent_id) AS agent_id, first(evaluator_id) AS evaluator_id, "
+             f"min(evaluated_at) AS evaluated_at, {scores} "
+             f"FROM {qa_scores} WHERE behavior_id IN ({sql_list(behaviors)}) "
+             f"GROUP BY evaluation_id")
+    if routine_only:
+        pivot = (f"SELECT * FROM ({pivot}) p QUALIFY interaction_id IS NULL OR row_number() "
+                 f"OVER (PARTITION BY interaction_id ORDER BY evaluated_at, evaluation_id) = 1")
+    return f"SELECT * FROM ({pivot}) ORDER BY evaluated_at, evaluation_id"
 
 
 def evaluation_matrix(qa_scores: pd.DataFrame | str, *, behaviors: list[str],
-                      con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+                      con: duckdb.DuckDBPyConnection | None = None,
+                      routine_only: bool = True) -> pd.DataFrame:
     """One row per evaluation, one column per behaviour.
 
     ``qa_scores`` is the long-form table as a DataFrame, or a relation in
     ``con`` (then the QA rows stay in the database; only the pivot comes out).
+    With ``routine_only`` (the default, what every analysis but calibration
+    uses) an interaction counts once: its earliest evaluation; calibration
+    re-scores of it are left out (:mod:`cxreports.analyses.calibration` reads
+    them with ``routine_only=False``).
 
     Returns
     -------
     pd.DataFrame
-        ``evaluation_id``, ``interaction_id``, ``agent_id``, ``evaluated_at``,
-        then a float column per behaviour: the score, NaN where the behaviour
-        was not applicable (never zero).
+        ``evaluation_id``, ``interaction_id``, ``agent_id``, ``evaluator_id``,
+        ``evaluated_at``, then a float column per behaviour: the score, NaN
+        where the behaviour was not applicable (never zero).
     """
+    sql = evaluation_matrix_sql("qa" if not isinstance(qa_scores, str) else qa_scores,
+                                behaviors=behaviors, routine_only=routine_only)
     if isinstance(qa_scores, str):
-        out = con.execute(evaluation_matrix_sql(qa_scores, behaviors=behaviors)).df()
+        out = con.execute(sql).df()
     else:
         own = duckdb.connect()
         try:
-            own.register("qa", qa_scores[["evaluation_id", "interaction_id", "agent_id",
-                                          "evaluated_at", "behavior_id", "score"]])
-            out = own.execute(evaluation_matrix_sql("qa", behaviors=behaviors)).df()
+            frame = qa_scores.reindex(columns=["evaluation_id", "interaction_id", "agent_id",
+                                               "evaluator_id", "evaluated_at", "behavior_id",
+                                               "score"])
+            frame["evaluator_id"] = frame["evaluator_id"].astype(object)
+            own.register("qa", frame)
+            out = own.execute(sql).df()
         finally:
             own.close()
     out[behaviors] = out[behaviors].astype(float)

@@ -15,6 +15,7 @@ from ..core.kpis import modelled_kpis
 __all__ = [
     "BOOLEAN_FALSE",
     "BOOLEAN_TRUE",
+    "BRAND",
     "CHANNELS",
     "Column",
     "NOT_APPLICABLE",
@@ -35,6 +36,8 @@ BOOLEAN_FALSE = ("false", "no", "f", "0")
 SCORE_YES = ("yes", "pass")
 SCORE_NO = ("no", "fail")
 NOT_APPLICABLE = ("n/a", "na")
+#: The ``employer`` of the brand's own evaluators (any other employer is a roster vendor).
+BRAND = "brand"
 CHANNELS = ("voice", "chat", "email", "social", "sms")
 SHORES = ("onshore", "nearshore", "offshore")
 
@@ -69,6 +72,8 @@ class Table:
     #: Column naming a behaviour that must be on the QA form (empty allowed
     #: unless the column is required).
     behavior: str | None = None
+    #: Column naming an employer: ``brand`` or a vendor on the validated roster.
+    employer: str | None = None
     notes: str = ""
     column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
 
@@ -125,6 +130,20 @@ TABLES: tuple[Table, ...] = (
             _c("valid_to", "date"),
         ),
         notes="one row per assignment; valid_to is the last day (inclusive), empty = current",
+    ),
+    Table(
+        "evaluators",
+        (
+            _c("evaluator_id", "id", True),
+            _c("evaluator_name", "text"),
+            _c("employer", "id", True),
+            _c("role", "text"),
+        ),
+        optional=True,
+        key=("evaluator_id",),
+        employer="employer",
+        notes="employer is brand or a vendor on the roster; qa_scores rows whose evaluator is "
+              "missing here are kept and listed in the validation report",
     ),
     Table(
         "interactions",

@@ -28,6 +28,7 @@ from ..core.files import atomic_path
 from .contract import (
     BOOLEAN_FALSE,
     BOOLEAN_TRUE,
+    BRAND,
     NOT_APPLICABLE,
     SCORE_NO,
     SCORE_YES,
@@ -182,7 +183,8 @@ def validate_source(source: str | os.PathLike, *, memory_limit: str | None = Non
         if spec.name == "roster":  # sites comes before it in TABLES
             _make_segments(con)
     return ValidatedData(con=con, source=os.fspath(source), reports=reports, raw=raw,
-                         warnings=[*source_warnings, *_zone_warnings(con, reports)])
+                         warnings=[*source_warnings, *_zone_warnings(con, reports),
+                                   *_evaluator_warnings(con, reports)])
 
 
 # --------------------------------------------------------------------------- SQL
@@ -408,6 +410,24 @@ def _zone_warnings(con: duckdb.DuckDBPyConnection, reports: dict[str, TableRepor
     return [f"sites gives no time zone for {', '.join(missing)}: their times are taken as UTC"]
 
 
+def _evaluator_warnings(con: duckdb.DuckDBPyConnection,
+                        reports: dict[str, TableReport]) -> list[str]:
+    """One warning naming the evaluators ``qa_scores`` uses that a supplied ``evaluators``
+    table lacks: their rows are kept (the table is optional), their employer is unknown."""
+    if not reports["evaluators"].present:
+        return []
+    missing = [r[0] for r in con.execute(
+        f"SELECT DISTINCT q.evaluator_id FROM checked_qa_scores q WHERE q.{_REASON} = '' "
+        f"AND q.evaluator_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_evaluators e "
+        f"WHERE e.{_REASON} = '' AND e.evaluator_id = q.evaluator_id) ORDER BY 1").fetchall()]
+    if not missing:
+        return []
+    shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20
+                                       else "")
+    return [f"qa_scores names {len(missing)} evaluator(s) missing from evaluators: {shown} "
+            f"(their rows are kept; their employer is unknown)"]
+
+
 def _range_text(col: Column) -> str:
     def fmt(x: float) -> str:
         return str(int(x)) if float(x).is_integer() else str(x)
@@ -486,6 +506,14 @@ def _validate_table(
             f"CASE WHEN {b} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_qa_form f "
             f"WHERE f.{_REASON} = '' AND f.behavior_id = {b}) THEN "
             f"{sql_literal(spec.behavior + ' ')} || {_quoted(b)} || ' is not on the QA form' END"
+        )
+    if spec.employer:
+        e = f"s.{sql_identifier(spec.employer)}"
+        later.append(
+            f"CASE WHEN {e} IS NOT NULL AND {e} <> {sql_literal(BRAND)} AND NOT EXISTS "
+            f"(SELECT 1 FROM checked_roster r WHERE r.{_REASON} = '' AND r.vendor = {e}) THEN "
+            f"{sql_literal(spec.employer + ' ')} || {_quoted(e)} || "
+            f"' is neither brand nor a vendor on the roster' END"
         )
     reason = f"s.{_REASON}"
     if later:

@@ -235,6 +235,18 @@ def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.Dat
         .assign(who=who)
 
 
+def _reliability(reliable: pd.DataFrame, agent_id: str, behavior_id: str) -> dict:
+    """Whether an agent's figure on a behaviour reaches the reliability target
+    (:meth:`Analysis.agent_behaviour_reliability`); below it the pack marks the
+    figure provisional instead of presenting it as settled."""
+    key = (agent_id, behavior_id)
+    if key not in reliable.index:
+        return {"reliable": False, "reliability": None, "evaluations": 0}
+    row = reliable.loc[key]
+    return {"reliable": bool(row["reliable"]), "reliability": _clean(row["reliability"]),
+            "evaluations": int(row["n"])}
+
+
 def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     names: pd.Series) -> list[dict]:
     """One section per agent. Celebrate, coach-on and the behaviour table read one
@@ -247,6 +259,9 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
     priorities = priorities[priorities["agent_id"].isin(members)]
     scores = analysis.agent_behaviour_scores
     scores = scores[scores["agent_id"].isin(members)].set_index(["agent_id", "behavior_id"])
+    reliable = analysis.agent_behaviour_reliability()
+    reliable = reliable[reliable["agent_id"].isin(members)].set_index(
+        ["agent_id", "behavior_id"])[["n", "reliability", "reliable"]]
     trends = analysis.trends[analysis.trends["agent_id"].isin(members)]
     kpis = analysis.kpi_summary(group_by="agent_id", agents=members, min_responses=10)
     coaching = analysis.data.table("coaching")
@@ -270,9 +285,12 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                    f"about {r.expected_gain:.2f} {unit}",
             "mentor": str(names.get(r.mentor_agent_id, r.mentor_agent_id))
             if isinstance(r.mentor_agent_id, str) else None,
+            **_reliability(reliable, agent_id, r.behavior_id),
         } for r in opp.itertuples()]
         strengths = [{"label": labels.get(r.behavior_id, r.behavior_id), "score": r.score,
-                      "benchmark": r.benchmark} for r in strong.itertuples()]
+                      "benchmark": r.benchmark,
+                      **_reliability(reliable, agent_id, r.behavior_id)}
+                     for r in strong.itertuples()]
         t = trends[(trends["agent_id"] == agent_id)]
         focus = set(opp["behavior_id"]) | set(strong["behavior_id"])
         trend_rows = []
@@ -287,7 +305,8 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                 "period_n": r.period_n,
                 "ci_low": _clean(r.ci_low), "ci_high": _clean(r.ci_high),
                 "role": "coach on" if r.behavior_id in set(opp["behavior_id"])
-                else "strength" if r.behavior_id in set(strong["behavior_id"]) else ""})
+                else "strength" if r.behavior_id in set(strong["behavior_id"]) else "",
+                **_reliability(reliable, agent_id, r.behavior_id)})
         sessions = [{"held_on": pd.Timestamp(r.held_on).date().isoformat(),
                      "focus": labels.get(r.behavior_id, r.topic or "general")
                      if isinstance(r.behavior_id, str) and r.behavior_id
@@ -337,6 +356,49 @@ class VendorScorecard:
     trend_chart_svg: str | None
     adoption_chart_svg: str | None
     notes: list[str] = field(default_factory=list)
+    #: "Does your QA score like ours?": the vendor QA team against the brand's.
+    qa_alignment: dict | None = None
+
+
+def _qa_alignment(analysis: Analysis, vendor: str) -> dict:
+    """The vendor QA team's leniency per behaviour against the brand's evaluators, the
+    adoption it implies, agreement on re-scored interactions and flagged evaluators."""
+    adjusted = analysis.adoption_adjusted()
+    adjusted = adjusted[adjusted["vendor"] == vendor].set_index("behavior_id")
+    alignment = analysis.vendor_alignment()
+    alignment = alignment[alignment["vendor"] == vendor].set_index("behavior_id")
+    agreement = analysis.qa_agreement(group_by="vendor")
+    agreement = agreement[agreement["group"] == vendor].set_index("behavior_id")
+    rows = []
+    for b, r in adjusted.iterrows():
+        lenient = alignment.loc[b] if b in alignment.index else None
+        agree = agreement.loc[b] if b in agreement.index else None
+        low = _clean(lenient["ci_low"]) if lenient is not None else None
+        high = _clean(lenient["ci_high"]) if lenient is not None else None
+        rows.append({
+            "label": r["label"], "kind": r["kind"], "adoption": _clean(r["adoption"]),
+            "adoption_adjusted": _clean(r["adoption_adjusted"]),
+            "leniency_pp": None if lenient is None or _clean(lenient["leniency"]) is None
+            else 100 * lenient["leniency"],
+            "ci_low_pp": None if low is None else 100 * low,
+            "ci_high_pp": None if high is None else 100 * high,
+            "n": int(lenient["n_interactions"]) if lenient is not None else 0,
+            "differs": low is not None and high is not None and (low > 0 or high < 0),
+            "alpha": _clean(agree["alpha"]) if agree is not None else None,
+            "ac1": _clean(agree["ac1"]) if agree is not None else None,
+        })
+    evaluators = analysis.evaluator_leniency()
+    own = evaluators[evaluators["employer"] == vendor]
+    return {
+        "rows": rows,
+        "measured": bool(len(alignment) and alignment["leniency"].notna().any()),
+        "lenient": [r["label"] for r in rows if r["differs"] and r["leniency_pp"] > 0],
+        "harsh": [r["label"] for r in rows if r["differs"] and r["leniency_pp"] < 0],
+        "evaluators": int(len(own)),
+        "evaluators_flagged": [{"evaluator_id": e.evaluator_id, "flag": e.flag,
+                                "leniency_pp": 100 * e.leniency}
+                               for e in own.itertuples() if e.flag != "ok"],
+    }
 
 
 def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
@@ -357,8 +419,12 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
     adoption = analysis.adoption(group_by="vendor")
     mine = adoption[adoption["vendor"] == vendor].set_index("behavior_id")
     ref = adoption[adoption["vendor"] == reference].set_index("behavior_id")
+    adjusted = analysis.adoption_adjusted()
+    adjusted = adjusted[adjusted["vendor"] == vendor].set_index("behavior_id")[
+        "adoption_adjusted"]
     adoption_rows = [{"label": r.label, "kind": r.kind, "adoption": r.adoption, "n": r.n,
-                      "reference": _clean(ref["adoption"].get(b)) if len(ref) else None}
+                      "reference": _clean(ref["adoption"].get(b)) if len(ref) else None,
+                      "adjusted": _clean(adjusted.get(b))}
                      for b, r in mine.iterrows()]
 
     vendor_drivers = analysis.layered_drivers
@@ -429,5 +495,5 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
         adoption=adoption_rows, transfer=_records(transfer), reference=reference,
         shore_comparison=_records(shores), site_outcomes=_records(sites), coaching=coaching,
         cross_vendor=cross_rows, trend_chart_svg=trend_svg, adoption_chart_svg=adoption_svg,
-        notes=notes,
+        notes=notes, qa_alignment=_qa_alignment(analysis, vendor),
     )

@@ -14,12 +14,24 @@ import pandas as pd
 from ..analyses.analysis import Analysis
 from ..core.kpis import PRIMARY_KPI
 
-__all__ = ["TABLE_BUILDERS", "report_tables"]
+__all__ = ["QA_TABLES", "QA_TABLE_COLUMNS", "TABLE_BUILDERS", "report_tables"]
 
 
 def _by_levels(build: Callable[[str | None], pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([build(by) for by in ("site", "vendor", None)], ignore_index=True)
 
+
+#: The columns of the QA calibration tables: a contract the outside world reads.
+QA_TABLE_COLUMNS: dict[str, list[str]] = {
+    "qa_agreement": ["group_by", "group", "behavior_id", "alpha", "alpha_ci_low",
+                     "alpha_ci_high", "ac1", "n_interactions"],
+    "qa_evaluators": ["evaluator_id", "employer", "leniency", "ci_low", "ci_high",
+                      "n_evaluations", "flag"],
+    "qa_vendor_alignment": ["vendor", "behavior_id", "leniency", "ci_low", "ci_high",
+                            "n_interactions"],
+    "qa_sampling_plan": ["agent_id", "supervisor_id", "evaluations_last_3_months",
+                         "reliability_now", "evaluations_needed"],
+}
 
 #: Table name -> how to build it from an Analysis.
 TABLE_BUILDERS: dict[str, Callable[[Analysis], pd.DataFrame]] = {
@@ -37,7 +49,17 @@ TABLE_BUILDERS: dict[str, Callable[[Analysis], pd.DataFrame]] = {
         ignore_index=True),
     "coaching_priorities": lambda a: a.coaching_priorities(kpi=PRIMARY_KPI),
     "qa_form_audit": lambda a: a.qa_form_audit(),
+    "qa_agreement": lambda a: pd.concat(
+        [a.qa_agreement(group_by=by) for by in (None, "vendor")], ignore_index=True)[
+        QA_TABLE_COLUMNS["qa_agreement"]],
+    "qa_evaluators": lambda a: a.evaluator_leniency()[QA_TABLE_COLUMNS["qa_evaluators"]],
+    "qa_vendor_alignment": lambda a: a.vendor_alignment()[
+        QA_TABLE_COLUMNS["qa_vendor_alignment"]],
+    "qa_sampling_plan": lambda a: a.sampling_plan()[QA_TABLE_COLUMNS["qa_sampling_plan"]],
 }
+
+#: The QA calibration tables (``cxreports calibration`` writes these alone).
+QA_TABLES = ["qa_agreement", "qa_evaluators", "qa_vendor_alignment", "qa_sampling_plan"]
 
 
 def report_tables(analysis: Analysis, names: list[str] | None = None) -> dict[str, pd.DataFrame]:

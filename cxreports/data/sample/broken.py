@@ -48,6 +48,8 @@ def add_broken_rows(sample: SampleData) -> tuple[dict[str, pd.DataFrame], dict]:
     qa = t["qa_scores"]
     qa.loc[0, "score"] = "Pass" if qa.loc[0, "score"] == "1" else "fail"
     qa.loc[1, "score"] = "yes" if qa.loc[1, "score"] == "1" else "NO"
+    # An evaluator the evaluators table lacks: kept, and named in a warning.
+    qa.loc[qa["evaluation_id"] == qa.loc[0, "evaluation_id"], "evaluator_id"] = "E-UNLISTED"
     t["qa_scores"] = qa
 
     contact("outside 1 to 5", csat="6")
@@ -104,6 +106,12 @@ def add_broken_rows(sample: SampleData) -> tuple[dict[str, pd.DataFrame], dict]:
     s = t["supervisor_time"].iloc[0].to_dict()
     add("supervisor_time", "negative", **dict(s, coaching_minutes="-1"))
     add("supervisor_time", "not an ISO 8601 date", **dict(s, week="week 40"))
+
+    e = t["evaluators"].iloc[0].to_dict()
+    add("evaluators", "is neither brand nor a vendor on the roster",
+        **dict(e, evaluator_id="EB1", employer="Nobody Ltd"))
+    add("evaluators", "employer is empty", **dict(e, evaluator_id="EB2", employer=""))
+    add("evaluators", "repeated evaluator_id", **e)
 
     z = t["sites"].iloc[0].to_dict()
     add("sites", "is not an IANA time zone name", **dict(z, site="Atlantis",

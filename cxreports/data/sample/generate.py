@@ -31,11 +31,16 @@ import pandas as pd
 from ...core.periods import Period, parse_period
 from .planted import (
     BEHAVIOURS,
+    BRAND_EVALUATORS,
+    CALIBRATION_SHARE,
     CHANNELS,
     COACHING_LIFT,
     EFFECTS,
+    EVALUATOR_ERRORS,
+    EVALUATORS_PER_SITE,
     FIRST_NAMES,
     LAST_NAMES,
+    LENIENT_VENDOR,
     SITES,
     SUPERVISOR_LAST_NAMES,
     VENDOR_OVERRIDES,
@@ -90,6 +95,241 @@ def _as_exported(local: pd.DatetimeIndex, zones: np.ndarray, *, seed: tuple) -> 
     return out
 
 
+@dataclass
+class _PlantedQA:
+    """What :func:`_plant_qa` returns: who scored what, the scores, the truth."""
+
+    evaluators: pd.DataFrame
+    evaluator_ids: np.ndarray
+    rater: np.ndarray  # per evaluation (routine, then calibration): evaluator index
+    calibrated: np.ndarray  # positions (in ``evaluated``) of the re-scored evaluations
+    calibration_at: pd.DatetimeIndex
+    scores: np.ndarray  # evaluations x behaviours, 0/1 (N/A decided by the caller)
+    truth: dict
+
+
+@dataclass
+class _QATeam:
+    """Evaluators, their error rates, who scores each contact's routine evaluation and
+    the random draws of their errors: fixed before coaching, which reads the scores."""
+
+    people: list[tuple]
+    ids: np.ndarray
+    noise: np.ndarray  # per evaluator and behaviour
+    false_yes: np.ndarray
+    false_no: np.ndarray
+    site_team: dict[int, list[int]]
+    brand_team: list[int]
+    rater: np.ndarray  # per contact: routine evaluator (-1: not evaluated)
+    flip: np.ndarray  # per contact x behaviour: uniform draws for noise
+    slip: np.ndarray  # per contact x behaviour: uniform draws for leniency/harshness
+
+    def score(self, shown: np.ndarray, rater: np.ndarray, flip: np.ndarray,
+              slip: np.ndarray) -> np.ndarray:
+        """What the evaluators record (0/1) for behaviours ``shown`` (rows x behaviours)."""
+        seen = np.where(flip < self.noise[rater], 1 - shown, shown)
+        return np.where(seen == 1, slip >= self.false_no[rater],
+                        slip < self.false_yes[rater]).astype(float)
+
+    def expected(self, shown: np.ndarray, rater: np.ndarray) -> np.ndarray:
+        """The probability each rating is 1 given what the agent did: the planted truth."""
+        p_seen = shown * (1 - self.noise[rater]) + (1 - shown) * self.noise[rater]
+        return p_seen * (1 - self.false_no[rater]) + (1 - p_seen) * self.false_yes[rater]
+
+
+def _qa_team(rng: np.random.Generator, *, is_evaluated: np.ndarray, c_site: np.ndarray
+             ) -> _QATeam:
+    """Each site's QA team and the brand's calibration team (see :func:`_plant_qa`)."""
+    n_beh = len(BEHAVIOURS)
+    kinds = np.array([b[2] for b in BEHAVIOURS])
+    people = [("brand", None, "brand", "calibration lead", k + 1)
+              for k in range(BRAND_EVALUATORS)]
+    people += [(f"{site[0]}-{k + 1}", s, "brand" if site[1] == "in-house" else site[1],
+                "QA analyst", k + 1)
+               for s, site in enumerate(SITES) for k in range(EVALUATORS_PER_SITE)]
+    ids = np.array([f"E{k + 1:02d}" for k in range(len(people))])
+    noise = np.zeros((len(people), n_beh))
+    false_yes = np.zeros((len(people), n_beh))
+    false_no = np.zeros((len(people), n_beh))
+    for e, (key, site, employer, _role, _k) in enumerate(people):
+        base = dict(EVALUATOR_ERRORS["brand" if site is None else "default"])
+        base.update(EVALUATOR_ERRORS.get(key, {}))
+        # Tasks are checks (was the brand named?): a third of the noise of intent items.
+        noise[e] = rng.uniform(*base["noise"]) * np.where(kinds == "task", 1 / 3, 1.0)
+        which = kinds == base["kind"] if base.get("kind") else np.ones(n_beh, dtype=bool)
+        false_yes[e, which] = base["false_yes"]
+        false_no[e, which] = base["false_no"]
+        if employer == LENIENT_VENDOR["vendor"]:
+            false_yes[e, kinds == LENIENT_VENDOR["kind"]] = LENIENT_VENDOR["false_yes"]
+    site_team = {s: [e for e, p in enumerate(people) if p[1] == s] for s in range(len(SITES))}
+    brand_team = [e for e, p in enumerate(people) if p[1] is None]
+    member = rng.integers(0, EVALUATORS_PER_SITE, size=len(c_site))
+    teams = np.array([site_team[s] for s in range(len(SITES))])
+    rater = np.where(is_evaluated, teams[c_site, member], -1)
+    shape = (len(c_site), n_beh)
+    return _QATeam(people=people, ids=ids, noise=noise, false_yes=false_yes,
+                   false_no=false_no, site_team=site_team, brand_team=brand_team,
+                   rater=rater, flip=rng.random(shape), slip=rng.random(shape))
+
+
+def _plant_qa(rng: np.random.Generator, team: _QATeam, *, evaluated: np.ndarray,
+              eval_at: pd.DatetimeIndex, latest: pd.DatetimeIndex, c_site: np.ndarray,
+              shown: np.ndarray, applicable: np.ndarray,
+              calibration_share: float) -> _PlantedQA:
+    """Evaluators, their errors, and calibration re-scores (own random stream).
+
+    Each site has :data:`EVALUATORS_PER_SITE` evaluators (employer: the site's
+    vendor, ``brand`` at in-house sites) who score its routine evaluations;
+    the brand's :data:`BRAND_EVALUATORS` re-score ``calibration_share`` of
+    every vendor's evaluated interactions, and a site's other evaluator
+    re-scores the same share of each site's, days later. An evaluator sees a
+    behaviour wrongly with probability ``noise``, then scores an unseen one
+    as shown with ``false_yes`` (leniency) or a shown one as not with
+    ``false_no`` (:data:`EVALUATOR_ERRORS`, :data:`LENIENT_VENDOR`).
+
+    The truth records, per evaluator, the expected deviation of their scores
+    from what the agent did (``leniency``, score units, over the applicable
+    behaviours they scored) and relative to the brand's calibration team on
+    the same interactions; per vendor team, that deviation per behaviour on
+    the interactions the brand re-scored (what vendor QA alignment
+    estimates); and the agreement (Krippendorff's alpha and Gwet's AC1) the
+    planted error rates imply on the calibration pairs, per behaviour,
+    overall and per vendor.
+    """
+    n_beh = len(BEHAVIOURS)
+    kinds = np.array([b[2] for b in BEHAVIOURS])
+    beh_ids = [b[0] for b in BEHAVIOURS]
+    people, ids, site_team, brand_team = team.people, team.ids, team.site_team, team.brand_team
+    sites = c_site[evaluated]
+    routine = team.rater[evaluated]
+
+    # Calibration: the brand re-scores a share of every vendor's, then a
+    # site's other evaluator a share of each site's (not the same ones).
+    vendors = np.array([SITES[s][1] for s in sites])
+    chosen, raters = [], []
+    for vendor in dict.fromkeys(v[1] for v in SITES):
+        pool = np.flatnonzero(vendors == vendor)
+        k = min(len(pool), int(round(calibration_share * len(pool))))
+        picked = rng.choice(pool, size=k, replace=False)
+        chosen.append(picked)
+        raters.append(rng.choice(brand_team, size=k))
+    taken = np.zeros(len(evaluated), dtype=bool)
+    taken[np.concatenate(chosen)] = True
+    for s in range(len(SITES)):
+        pool = np.flatnonzero((sites == s) & ~taken)
+        k = min(len(pool), int(round(calibration_share * np.sum(sites == s))))
+        picked = rng.choice(pool, size=k, replace=False)
+        colleagues = site_team[s]
+        chosen.append(picked)
+        raters.append(np.array([colleagues[(colleagues.index(routine[i]) + 1)
+                                           % len(colleagues)] for i in picked], dtype=int))
+    calibrated = np.concatenate(chosen).astype(int)
+    cal_rater = np.concatenate(raters).astype(int)
+    order = np.argsort(calibrated, kind="stable")
+    calibrated, cal_rater = calibrated[order], cal_rater[order]
+    later = pd.to_timedelta(rng.integers(1, 6, size=len(calibrated)), unit="D")
+    cal_at = eval_at[calibrated] + later
+    cal_at = cal_at.where(cal_at <= latest[calibrated], latest[calibrated])
+
+    units = np.concatenate([evaluated, evaluated[calibrated]])
+    rater = np.concatenate([routine, cal_rater])
+    truth_shown = shown[units]
+    # Routine scores use the draws coaching already read; re-scores draw their own.
+    flip = np.concatenate([team.flip[evaluated], rng.random((len(calibrated), n_beh))])
+    slip = np.concatenate([team.slip[evaluated], rng.random((len(calibrated), n_beh))])
+    scores = team.score(truth_shown, rater, flip, slip)
+    q = team.expected(truth_shown, rater)
+    noise, false_yes, false_no = team.noise, team.false_yes, team.false_no
+    ok = applicable[units]
+    deviation = np.where(ok, q - truth_shown, np.nan)
+
+    n_routine = len(evaluated)
+    cal_rows = n_routine + np.arange(len(calibrated))
+    first_rows = calibrated  # the routine evaluation of each re-scored interaction
+    brand_rescore = np.isin(cal_rater, brand_team)
+
+    evaluator_truth = []
+    for e, (_key, site, employer, role, _k) in enumerate(people):
+        mine = rater == e
+        vs_brand = []  # on interactions shared with the brand team: q_e - q_brand
+        for c, r in zip(cal_rows[brand_rescore], first_rows[brand_rescore], strict=True):
+            if rater[r] == e:
+                vs_brand.append(np.where(ok[r], q[r] - q[c], np.nan))
+        evaluator_truth.append({
+            "evaluator_id": str(ids[e]), "employer": employer, "role": role,
+            "site": SITES[site][0] if site is not None else None,
+            "noise": {k: float(noise[e, kinds == k].mean()) for k in ("intent", "task")},
+            "false_yes": {k: float(false_yes[e, kinds == k].mean()) for k in ("intent", "task")},
+            "false_no": {k: float(false_no[e, kinds == k].mean()) for k in ("intent", "task")},
+            "leniency": float(np.nanmean(deviation[mine])) if mine.any() else None,
+            "leniency_vs_brand": float(np.nanmean(np.array(vs_brand)))
+            if len(vs_brand) else None,
+            "planted": "lenient" if false_yes[e].max() > 0 else
+                       "harsh" if false_no[e].max() > 0 else "ok",
+            "evaluations": int(mine.sum()),
+        })
+
+    # Vendor team - brand on the interactions the brand re-scored (vendor QA alignment).
+    alignment = {}
+    for vendor in dict.fromkeys(v[1] for v in SITES):
+        pick = brand_rescore & (vendors[first_rows] == vendor)
+        routine_brand = np.array([people[rater[r]][2] == "brand" for r in first_rows])
+        pick &= ~routine_brand
+        if not pick.any():
+            continue
+        r, c = first_rows[pick], cal_rows[pick]
+        diff = np.where(ok[r], q[r] - q[c], np.nan)
+        alignment[vendor] = {b: float(np.nanmean(diff[:, j])) if np.isfinite(diff[:, j]).any()
+                             else None for j, b in enumerate(beh_ids)}
+
+    def agreement(pick: np.ndarray) -> dict:
+        r, c = first_rows[pick], cal_rows[pick]
+        out = {}
+        for j, b in enumerate(beh_ids):
+            both = ok[r, j]
+            if both.sum() < 2:
+                continue
+            q1, q2 = q[r[both], j], q[c[both], j]
+            disagree = float(np.mean(q1 * (1 - q2) + q2 * (1 - q1)))
+            p = float(np.mean(np.concatenate([q1, q2])))
+            expected = 2 * p * (1 - p)
+            out[b] = {"alpha": 1 - disagree / expected if expected > 0 else None,
+                      "ac1": (1 - disagree - expected) / (1 - expected),
+                      "n_interactions": int(both.sum())}
+        return out
+
+    scoring = [e["leniency"] for e in evaluator_truth if e["leniency"] is not None]
+    for e in evaluator_truth:
+        e["leniency_vs_average"] = (e["leniency"] - float(np.mean(scoring))
+                                    if e["leniency"] is not None else None)
+    evaluators_frame = pd.DataFrame({
+        "evaluator_id": ids,
+        "evaluator_name": [f"{(p[1] is None and 'Brand') or SITES[p[1]][0]} QA {p[4]}"
+                           for p in people],
+        "employer": [p[2] for p in people],
+        "role": [p[3] for p in people],
+    })
+    truth = {
+        "evaluators": evaluator_truth,
+        "leniency_units": "expected score minus what the agent did, 0-1 score units, over "
+                          "the applicable behaviours the evaluator scored; leniency_vs_average "
+                          "is that minus the mean over evaluators (what the kit estimates)",
+        "lenient_vendor": {**LENIENT_VENDOR, "behaviours": [
+            b for b, k in zip(beh_ids, kinds, strict=True) if k == LENIENT_VENDOR["kind"]]},
+        "vendor_alignment": alignment,
+        "calibration_share": calibration_share,
+        "calibration_evaluations": {"brand": int(brand_rescore.sum()),
+                                    "peer": int((~brand_rescore).sum())},
+        "agreement": {
+            "all": agreement(np.ones(len(calibrated), dtype=bool)),
+            "vendor": {v: agreement(vendors[first_rows] == v)
+                       for v in dict.fromkeys(x[1] for x in SITES)},
+        },
+    }
+    return _PlantedQA(evaluators=evaluators_frame, evaluator_ids=ids, rater=rater,
+                      calibrated=calibrated, calibration_at=cal_at, scores=scores, truth=truth)
+
+
 def make_sample_data(
     *,
     agents: int = 120,
@@ -102,6 +342,7 @@ def make_sample_data(
     repeat_share: float = 0.3,
     qa_lag_days: int = 10,
     change_share: float = 0.08,
+    calibration_share: float = CALIBRATION_SHARE,
 ) -> SampleData:
     """Generate a contact centre's tables with known drivers.
 
@@ -134,6 +375,10 @@ def make_sample_data(
         Share of agents whose propensity on one behaviour really changes in
         the last month (two in three decline by 0.5, one in three improve
         by 0.45); needs at least 4 months.
+    calibration_share
+        Share of each vendor's evaluated interactions the brand's evaluators
+        re-score, and share of each site's that the site's other evaluator
+        re-scores (calibration; see :func:`_plant_qa`).
 
     Returns
     -------
@@ -145,7 +390,7 @@ def make_sample_data(
     --------
     >>> sample = make_sample_data(agents=30, months=2, contacts_per_month=20)
     >>> sorted(sample.tables)[:3]
-    ['coaching', 'interactions', 'qa_form']
+    ['coaching', 'evaluators', 'interactions']
     """
     if agents < 5 or months < 1:
         raise ValueError("a sample needs at least 5 agents and 1 month")
@@ -273,6 +518,10 @@ def make_sample_data(
     qa_share = min(1.0, 120 / contacts_per_month)
     is_evaluated = np.where(surveyed, rng.random(n) < 0.35 * qa_share,
                             rng.random(n) < 0.04 * qa_share)
+    # Who scores each evaluated contact and how they err (their own random
+    # stream): fixed now, because coaching picks its focus from the scores.
+    qa_team = _qa_team(np.random.default_rng((seed, 3)), is_evaluated=is_evaluated,
+                       c_site=c_site)
 
     # --- behaviour that really changes in the last month -------------------
     p_base = p0[c_agent].copy()
@@ -319,7 +568,9 @@ def make_sample_data(
             mine = window[lo:hi]
             seen = applicable[lo:hi][mine]
             counts = seen.sum(axis=0)
-            observed = np.where(counts >= 2, (shown[lo:hi][mine] * seen).sum(axis=0)
+            recorded = qa_team.score(shown[lo:hi][mine], qa_team.rater[lo:hi][mine],
+                                     qa_team.flip[lo:hi][mine], qa_team.slip[lo:hi][mine])
+            observed = np.where(counts >= 2, (recorded * seen).sum(axis=0)
                                 / np.maximum(counts, 1), np.inf)
             days = np.sort(rng.integers(0, month_days[m], size=int(session_rows[a, m])))
             for d in days:
@@ -434,21 +685,34 @@ def make_sample_data(
     eval_at = started[evaluated] + pd.to_timedelta(lag, unit="D") + pd.Timedelta(hours=1)
     last_evening = window_end + pd.Timedelta(hours=23)
     eval_at = eval_at.where(eval_at <= last_evening, last_evening)
-    evaluators = np.array([f"E{k:02d}" for k in range(1, 9)])
-    rows = len(evaluated) * n_beh
-    score_values = shown[evaluated].ravel()
+    # This draw once chose the evaluator; it stays so every later number of the
+    # stream is unchanged (``qa_team`` now says who scores what).
+    rng.choice(np.array([f"E{k:02d}" for k in range(1, 9)]), size=len(evaluated))
+    latest = started[evaluated] + pd.Timedelta(days=max(qa_lag_days, 0), hours=1)
+    latest = latest.where(latest <= last_evening, last_evening)
+    qa = _plant_qa(np.random.default_rng((seed, 4)), qa_team, evaluated=evaluated,
+                   eval_at=eval_at, latest=latest, c_site=c_site, shown=shown,
+                   applicable=applicable, calibration_share=calibration_share)
+    routine_n = len(evaluated)
+    units = np.concatenate([evaluated, evaluated[qa.calibrated]])
+    rows = len(units) * n_beh
+    score_values = qa.scores.ravel()
     score_text = np.where(score_values == 1, "1", "0").astype(object)
-    score_text[~applicable[evaluated].ravel()] = "N/A"
+    score_text[~applicable[units].ravel()] = "N/A"
+    stamps_out = np.concatenate([
+        _as_exported(eval_at, zones[c_site[evaluated]], seed=(seed, 2)),
+        _as_exported(qa.calibration_at, zones[c_site[evaluated[qa.calibrated]]],
+                     seed=(seed, 4))])
     qa_scores = pd.DataFrame({
-        "evaluation_id": np.repeat([f"Q{k + 1:06d}" for k in range(len(evaluated))], n_beh),
-        "interaction_id": np.repeat(interaction_ids[evaluated], n_beh),
-        "agent_id": np.repeat(np.array(agent_ids)[c_agent[evaluated]], n_beh),
-        "evaluator_id": np.repeat(rng.choice(evaluators, size=len(evaluated)), n_beh),
-        "evaluated_at": np.repeat(_as_exported(eval_at, zones[c_site[evaluated]], seed=(seed, 2)),
-                                  n_beh),
-        "behavior_id": np.tile(beh_ids, len(evaluated)),
+        "evaluation_id": np.repeat([f"Q{k + 1:06d}" for k in range(len(units))], n_beh),
+        "interaction_id": np.repeat(interaction_ids[units], n_beh),
+        "agent_id": np.repeat(np.array(agent_ids)[c_agent[units]], n_beh),
+        "evaluator_id": np.repeat(qa.evaluator_ids[qa.rater], n_beh),
+        "evaluated_at": np.repeat(stamps_out, n_beh),
+        "behavior_id": np.tile(beh_ids, len(units)),
         "score": score_text,
     })
+    assert routine_n + len(qa.calibrated) == len(units)
     assert len(qa_scores) == rows
 
     qa_form = pd.DataFrame({
@@ -534,6 +798,7 @@ def make_sample_data(
             "repeated_sessions": repeated,
         },
         "qa_lag_days": [1, qa_lag_days] if qa_lag_days > 0 else [0, 0],
+        "qa_evaluators": qa.truth,
         "behaviour_changes": changes,
         "movers": [
             {"agent_id": agent_ids[a], "from_supervisor": supervisors[o][0],
@@ -552,6 +817,7 @@ def make_sample_data(
         "roster": roster, "interactions": interactions, "qa_scores": qa_scores,
         "qa_form": qa_form, "coaching": coaching, "targets": targets,
         "supervisor_time": supervisor_time,
+        "evaluators": qa.evaluators,
         "sites": pd.DataFrame({"site": [s[0] for s in SITES], "time_zone": [s[5] for s in SITES],
                                "site_name": [s[0] for s in SITES],
                                "country": [s[6] for s in SITES]}),

@@ -6,8 +6,9 @@ Everything a test may ask a method to find is defined here and recorded in
 
 from __future__ import annotations
 
-__all__ = ["BEHAVIOURS", "CHANNELS", "COACHING_LIFT", "EFFECTS", "FIRST_NAMES", "LAST_NAMES",
-           "SITES", "SUPERVISOR_LAST_NAMES", "VENDOR_OVERRIDES"]
+__all__ = ["BEHAVIOURS", "BRAND_EVALUATORS", "CALIBRATION_SHARE", "CHANNELS", "COACHING_LIFT",
+           "EFFECTS", "EVALUATOR_ERRORS", "EVALUATORS_PER_SITE", "FIRST_NAMES", "LAST_NAMES",
+           "LENIENT_VENDOR", "SITES", "SUPERVISOR_LAST_NAMES", "VENDOR_OVERRIDES"]
 
 # (behavior_id, label, kind, base adoption, description)
 BEHAVIOURS: list[tuple[str, str, str, float, str]] = [
@@ -71,3 +72,27 @@ LAST_NAMES = ["Okafor", "Silva", "Murphy", "Santos", "Reyes", "Khan", "Novak", "
 SUPERVISOR_LAST_NAMES = ["Okonkwo", "Lindqvist", "Marchetti", "Delacroix", "Abernathy", "Kowalczyk",
                     "Villanueva", "Oyelaran", "Haddad", "Fitzgerald", "Nakamura", "Brennan",
                     "Castellano", "Ekwueme", "Sorensen", "Achterberg", "Quintero", "Zielinski"]
+
+# --- QA evaluators: who scores, how well, and calibration ---------------------
+#: Each site's own QA team (employer: the site's vendor, ``brand`` for in-house sites).
+EVALUATORS_PER_SITE = 2
+#: The brand's central calibration team; they score no routine evaluations.
+BRAND_EVALUATORS = 2
+#: Share of every vendor's evaluated interactions the brand team re-scores, and
+#: the share a site evaluator re-scores of their colleague's.
+CALIBRATION_SHARE = 0.05
+#: How evaluators err on a yes/no behaviour: ``noise`` flips the behaviour seen
+#: either way (on task items, which are checks, a third of it); then
+#: ``false_yes`` scores an unseen behaviour as shown (leniency) and ``false_no``
+#: a shown one as not (harshness), on every behaviour or only those of ``kind``.
+#: Keys: ``<site>-<n>`` (the site's n-th evaluator); everyone else gets the default.
+EVALUATOR_ERRORS: dict[str, dict] = {
+    "default": {"noise": (0.005, 0.015), "false_yes": 0.0, "false_no": 0.0},
+    "brand": {"noise": (0.002, 0.006), "false_yes": 0.0, "false_no": 0.0},
+    # One lenient analyst at the brand's own sites, and one harsh on intent behaviours.
+    "Leeds-2": {"false_yes": 0.25},
+    "Tulsa-1": {"false_no": 0.25, "kind": "intent"},
+}
+#: The vendor whose own QA team is lenient on intent behaviours (how the
+#: customer perceives the agent), and how lenient: ``false_yes`` on those.
+LENIENT_VENDOR = {"vendor": "Atlas CX", "kind": "intent", "false_yes": 0.2}

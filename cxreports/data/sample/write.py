@@ -31,7 +31,8 @@ def write_sample_data(
     file in ``out``). With ``broken=True`` rows breaking each contract rule
     are appended and ``broken.json`` records them and their expected count.
     Other keywords (``selection``, ``coaching_lift``, ``repeat_share``,
-    ``qa_lag_days``, ``change_share``) go to :func:`make_sample_data`.
+    ``qa_lag_days``, ``change_share``, ``calibration_share``) go to
+    :func:`make_sample_data`.
     Returns the source path to pass to the other commands.
     """
     out = Path(out)
@@ -71,7 +72,7 @@ def write_sample_data(
 
 
 #: Bump when the generator changes, so cached samples are rebuilt.
-BUILTIN_VERSION = "3"
+BUILTIN_VERSION = "4"
 
 
 def builtin_source() -> Path:
