@@ -3,17 +3,13 @@
 Most tests read the session's monthly run (``shared_run`` in conftest.py: the
 broken sample, so rows are set aside and a finished run exits 1 even when
 nothing failed) or change and resume a copy of it (``copy_run``). The shared
-run, the killed run and the Dask run are ``cxreports run`` in a subprocess;
+run and the Dask run are ``cxreports run`` in a subprocess (runs killed and
+resumed are in test_stopping.py);
 the resume tests run the command in this process (``invoke_cli``).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -103,42 +99,6 @@ def test_resume_redoes_what_changed_inputs_affect(shared_run, tmp_path, monkeypa
     assert changed.exit_code == 1, changed.stderr
     assert manifest(run.out)["failures"] == []
     assert manifest(run.out)["steps"]["packs"]["kept"] == 0  # inputs changed: all redone
-
-
-@pytest.mark.slow
-def test_killed_run_resumes_to_the_same_result(shared_run, tmp_path):
-    # The reference is the shared run: same input and parameters, but it also
-    # ran notebooks, which this run leaves out.
-    expected = {(e["step"], e["key"]): e["sha256"] for e in manifest(shared_run.out)["outputs"]
-                if e["step"] != "notebooks"}
-
-    run = new_run(shared_run, tmp_path / "run")
-    out = run.out
-    params = run.params(notebooks=[], workers=1)
-    proc = subprocess.Popen([sys.executable, "-m", "cxreports", "run", str(params)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, cwd=run.folder)
-    journal = out / ".journal.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if journal.exists() and journal.read_text().count('"step": "packs"') >= 2:
-            break
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = {p.name: p.stat().st_mtime_ns for p in (out / "packs").glob("*.pdf")}
-    assert done_before, "the run was killed after some packs were written"
-    assert manifest(out)["exit_code"] is None  # the manifest says the run did not finish
-
-    resumed = run.run(params.name, "--resume")
-    assert resumed.returncode == 1, resumed.stderr  # the rows set aside, nothing failed
-    data = manifest(out)
-    assert data["failures"] == []
-    got = {(e["step"], e["key"]): e["sha256"] for e in data["outputs"]}
-    assert got == expected
-    for name, mtime in done_before.items():
-        assert (out / "packs" / name).stat().st_mtime_ns == mtime
-    assert not list((out / "packs").glob(".*"))  # no half-written file left behind
 
 
 def test_second_run_on_same_folder_refuses(small_source, tmp_path):
