@@ -397,14 +397,21 @@ def _localised(spec: Table, stage: str, helpers: Iterable[str]) -> str:
     return f"(SELECT s.*{excluded}{replace} FROM {stage} s{joins})"
 
 
+def _missing_keys(con: duckdb.DuckDBPyConnection, table: str, column: str,
+                  reference: str, key: str) -> list[str]:
+    """Values of ``table.column`` (kept rows) that no kept row of ``reference`` has as ``key``."""
+    c, k = sql_identifier(column), sql_identifier(key)
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT a.{c} FROM checked_{table} a WHERE a.{_REASON} = '' "
+        f"AND a.{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_{reference} b "
+        f"WHERE b.{_REASON} = '' AND b.{k} = a.{c}) ORDER BY 1").fetchall()]
+
+
 def _zone_warnings(con: duckdb.DuckDBPyConnection, reports: dict[str, TableReport]) -> list[str]:
     """One warning naming the roster sites a supplied ``sites`` table gives no time zone."""
     if not reports["sites"].present:
         return []
-    missing = [r[0] for r in con.execute(
-        f"SELECT DISTINCT r.site FROM checked_roster r WHERE r.{_REASON} = '' AND NOT EXISTS "
-        f"(SELECT 1 FROM checked_sites t WHERE t.{_REASON} = '' AND t.site = r.site) "
-        f"ORDER BY 1").fetchall()]
+    missing = _missing_keys(con, "roster", "site", "sites", "site")
     if not missing:
         return []
     return [f"sites gives no time zone for {', '.join(missing)}: their times are taken as UTC"]
@@ -416,10 +423,7 @@ def _evaluator_warnings(con: duckdb.DuckDBPyConnection,
     table lacks: their rows are kept (the table is optional), their employer is unknown."""
     if not reports["evaluators"].present:
         return []
-    missing = [r[0] for r in con.execute(
-        f"SELECT DISTINCT q.evaluator_id FROM checked_qa_scores q WHERE q.{_REASON} = '' "
-        f"AND q.evaluator_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checked_evaluators e "
-        f"WHERE e.{_REASON} = '' AND e.evaluator_id = q.evaluator_id) ORDER BY 1").fetchall()]
+    missing = _missing_keys(con, "qa_scores", "evaluator_id", "evaluators", "evaluator_id")
     if not missing:
         return []
     shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20
