@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from .errors import UnusableInputError
 
 __all__ = ["BASELINE_MONTHS", "DRIVER_MONTHS", "MONTHS_NOTE", "RECENT_MONTHS", "Period",
-           "ReportWindows", "Window", "generated_on", "parse_period"]
+           "ReportWindows", "Window", "generated_on", "month_name", "parse_period", "window_name"]
 
 #: Months before the report month that form its baseline.
 BASELINE_MONTHS = 3
@@ -73,6 +73,37 @@ def parse_period(text: str | Period) -> Period:
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise UnusableInputError(f"period {text!r} is not a month written YYYY-MM")
     return Period(int(match.group(1)), int(match.group(2)))
+
+
+def month_name(period: str | Period) -> str:
+    """A month as a reader writes it.
+
+    >>> month_name("2026-10")
+    'October 2026'
+    """
+    p = parse_period(period)
+    return f"{p.start:%B} {p.year}"
+
+
+def window_name(months) -> str:
+    """A run of months (a :class:`Window`, or ``YYYY-MM`` labels) as a reader writes it.
+
+    >>> window_name(["2026-07", "2026-08", "2026-09"])
+    'July to September 2026'
+    >>> window_name(["2025-11", "2026-01"])
+    'November 2025 to January 2026'
+    >>> window_name(["2026-10"])
+    'October 2026'
+    """
+    months = [parse_period(m) for m in getattr(months, "months", months)]
+    if not months:
+        return ""
+    first, last = months[0], months[-1]
+    if first == last:
+        return month_name(first)
+    if first.year == last.year:
+        return f"{first.start:%B} to {month_name(last)}"
+    return f"{month_name(first)} to {month_name(last)}"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from matplotlib.figure import Figure
 from ..core.kpis import kpi as kpi_spec
 
 __all__ = [
+    "KIT_PALETTE",
+    "REFERENCE_COLOR",
     "VERDICT_COLORS",
     "chart_theme",
     "figure_png",
@@ -39,7 +41,27 @@ __all__ = [
     "plot_kpi_by_group",
     "plot_relative_weights",
     "plot_trend_lines",
+    "vendor_colors",
 ]
+
+#: The kit's one categorical palette (Okabe & Ito 2008, "Color Universal Design":
+#: distinguishable with every common colour-vision deficiency). Packs, scorecards
+#: and notebooks take series colours from here, in this order.
+KIT_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+               "#F0E442", "#000000")
+#: The reference group (in-house, a site average): a neutral grey beside the palette.
+REFERENCE_COLOR = "#7f7f7f"
+
+
+def vendor_colors(vendors, *, reference: str = "in-house") -> dict[str, str]:
+    """One colour per vendor, the same in every report: vendors sorted by name take
+    :data:`KIT_PALETTE` in turn (pass *all* the month's vendors, not one report's
+    subset, so a vendor keeps its colour); ``reference`` is grey."""
+    others = sorted({str(v) for v in vendors} - {reference})
+    colors = {v: KIT_PALETTE[i % len(KIT_PALETTE)] for i, v in enumerate(others)}
+    colors[reference] = REFERENCE_COLOR
+    return colors
+
 
 VERDICT_COLORS = {"driver": "#1b7837", "no_evidence": "#8c8c8c",
                   "insufficient_data": "#d9d9d9", "worked": "#1b7837",

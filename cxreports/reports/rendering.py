@@ -31,6 +31,7 @@ from weasyprint.urls import URLFetcher
 
 from ..core.files import atomic_write_bytes, sha256_of
 from ..core.kpis import kpi as kpi_spec
+from ..core.periods import month_name, window_name
 from ..core.resources import template_dir
 
 __all__ = [
@@ -102,6 +103,7 @@ FILTERS = {
     "fmt_num": fmt_num, "fmt_int": fmt_int, "fmt_percent": fmt_percent,
     "fmt_signed": fmt_signed, "fmt_kpi": fmt_kpi, "fmt_kpi_change": fmt_kpi_change,
     "svg_data_uri": svg_data_uri, "label_of": label_of,
+    "month_name": month_name, "window_name": window_name,
 }
 
 
