@@ -121,8 +121,9 @@ class _QATeam:
     site_team: dict[int, list[int]]
     brand_team: list[int]
     rater: np.ndarray  # per contact: routine evaluator (-1: not evaluated)
-    flip: np.ndarray  # per contact x behaviour: uniform draws for noise
-    slip: np.ndarray  # per contact x behaviour: uniform draws for leniency/harshness
+    flip: np.ndarray  # per evaluated contact x behaviour: uniform draws for noise
+    slip: np.ndarray  # per evaluated contact x behaviour: draws for leniency/harshness
+    position: np.ndarray  # per contact: its row in ``flip``/``slip`` (-1: not evaluated)
 
     def score(self, shown: np.ndarray, rater: np.ndarray, flip: np.ndarray,
               slip: np.ndarray) -> np.ndarray:
@@ -166,10 +167,31 @@ def _qa_team(rng: np.random.Generator, *, is_evaluated: np.ndarray, c_site: np.n
     member = rng.integers(0, EVALUATORS_PER_SITE, size=len(c_site))
     teams = np.array([site_team[s] for s in range(len(SITES))])
     rater = np.where(is_evaluated, teams[c_site, member], -1)
-    shape = (len(c_site), n_beh)
+    # A draw for every contact (the stream stays the same at any size), kept
+    # only for the evaluated ones: at 18M contacts the full matrices are 3 GB.
+    flip = _draws_kept(rng, is_evaluated, n_beh)
+    slip = _draws_kept(rng, is_evaluated, n_beh)
+    position = np.where(is_evaluated, np.cumsum(is_evaluated) - 1, -1)
     return _QATeam(people=people, ids=ids, noise=noise, false_yes=false_yes,
                    false_no=false_no, site_team=site_team, brand_team=brand_team,
-                   rater=rater, flip=rng.random(shape), slip=rng.random(shape))
+                   rater=rater, flip=flip, slip=slip, position=position)
+
+
+def _score_text(values: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """Whole-number scores as text, "" where unanswered: a two-character array, not
+    ``astype(str)``'s 21 characters a value (it mattered at 18M contacts)."""
+    return np.where(answered, values.astype(int).astype("U2"), "")
+
+
+#: Rows per block when a per-contact matrix is built piecewise (bounds memory).
+_BLOCK = 1 << 20
+
+
+def _draws_kept(rng: np.random.Generator, keep: np.ndarray, width: int) -> np.ndarray:
+    """``rng.random((len(keep), width))[keep]``, drawn block by block: the same
+    numbers (uniform doubles come off the stream one by one) without the whole matrix."""
+    return np.concatenate([rng.random((min(_BLOCK, len(keep) - lo), width))[keep[lo:lo + _BLOCK]]
+                           for lo in range(0, len(keep), _BLOCK)] or [np.zeros((0, width))])
 
 
 def _plant_qa(rng: np.random.Generator, team: _QATeam, *, evaluated: np.ndarray,
@@ -233,10 +255,10 @@ def _plant_qa(rng: np.random.Generator, team: _QATeam, *, evaluated: np.ndarray,
 
     units = np.concatenate([evaluated, evaluated[calibrated]])
     rater = np.concatenate([routine, cal_rater])
-    truth_shown = shown[units]
+    truth_shown = shown[units].astype(float)
     # Routine scores use the draws coaching already read; re-scores draw their own.
-    flip = np.concatenate([team.flip[evaluated], rng.random((len(calibrated), n_beh))])
-    slip = np.concatenate([team.slip[evaluated], rng.random((len(calibrated), n_beh))])
+    flip = np.concatenate([team.flip, rng.random((len(calibrated), n_beh))])
+    slip = np.concatenate([team.slip, rng.random((len(calibrated), n_beh))])
     scores = team.score(truth_shown, rater, flip, slip)
     q = team.expected(truth_shown, rater)
     noise, false_yes, false_no = team.noise, team.false_yes, team.false_no
@@ -555,8 +577,9 @@ def make_sample_data(
     sessions = []  # (agent, supervisor index, held, behaviour or -1)
     session_rows = rng.poisson(1.0, size=(agents, months))
     uniform = rng.random((n, n_beh))
-    shown = np.zeros((n, n_beh))
-    dose = np.zeros((n, n_beh))
+    # Behaviours shown are 0/1 and session counts small: compact types, exact values.
+    shown = np.zeros((n, n_beh), dtype=bool)
+    dose = np.zeros((n, n_beh), dtype=np.int16)
     bounds = np.searchsorted(c_agent, np.arange(agents + 1))
     stamps = started.values
     last_focus: dict[int, int] = {}
@@ -568,8 +591,10 @@ def make_sample_data(
             mine = window[lo:hi]
             seen = applicable[lo:hi][mine]
             counts = seen.sum(axis=0)
-            recorded = qa_team.score(shown[lo:hi][mine], qa_team.rater[lo:hi][mine],
-                                     qa_team.flip[lo:hi][mine], qa_team.slip[lo:hi][mine])
+            kept = qa_team.position[lo:hi][mine]
+            recorded = qa_team.score(shown[lo:hi][mine].astype(float),
+                                     qa_team.rater[lo:hi][mine],
+                                     qa_team.flip[kept], qa_team.slip[kept])
             observed = np.where(counts >= 2, (recorded * seen).sum(axis=0)
                                 / np.maximum(counts, 1), np.inf)
             days = np.sort(rng.integers(0, month_days[m], size=int(session_rows[a, m])))
@@ -599,13 +624,14 @@ def make_sample_data(
                     dose[first:hi, b] += 1
                 sessions.append((a, sup, held, b))
         now = np.flatnonzero(c_month == m)
-        lifted = np.minimum(p_base[now] + coaching_lift * dose[now], 0.97)
+        lifted = np.minimum(p_base[now] + coaching_lift * dose[now].astype(float), 0.97)
         p_now = np.where(dose[now] > 0, np.maximum(lifted, p_base[now]), p_base[now])
-        shown[now] = (uniform[now] < p_now).astype(float)
+        shown[now] = uniform[now] < p_now
 
     # What one more session adds to the probability, on average over the
     # contacts after it (the cap makes it less than ``coaching_lift``).
     def _p(d: np.ndarray, base: np.ndarray) -> np.ndarray:
+        d = d.astype(float)
         return np.where(d > 0, np.maximum(np.minimum(base + coaching_lift * d, 0.97), base),
                         base)
     lifts, next_month_lifts = [], []
@@ -626,18 +652,25 @@ def make_sample_data(
                 next_month_lifts.append(float(np.mean(gain[nxt])))
     shown_eff = np.where(applicable, shown, 0.0)
 
-    def effect_matrix(kpi: str) -> np.ndarray:
-        beta = np.zeros((n, n_beh))
+    def effect_matrix(kpi: str, rows: slice = slice(None)) -> np.ndarray:
+        vendors = c_vendor[rows]
+        beta = np.zeros((len(vendors), n_beh))
         for b, value in EFFECTS.get(kpi, {}).items():
             beta[:, beh_ids.index(b)] = value
         for vendor, per_kpi in VENDOR_OVERRIDES.items():
             for b, value in per_kpi.get(kpi, {}).items():
-                beta[c_vendor == vendor, beh_ids.index(b)] = value
+                beta[vendors == vendor, beh_ids.index(b)] = value
         return beta
+
+    def linear(kpi: str) -> np.ndarray:
+        # Row blocks: each contact's sum is the same, without an n x behaviours temporary.
+        return np.concatenate([
+            (effect_matrix(kpi, slice(lo, lo + _BLOCK)) * shown_eff[lo:lo + _BLOCK]).sum(axis=1)
+            for lo in range(0, n, _BLOCK)] or [np.zeros(0)])
 
     agent_csat = rng.normal(0, 0.15, size=agents)
     site_csat = np.array([s[4] for s in SITES])
-    lin = {k: (effect_matrix(k) * shown_eff).sum(axis=1) for k in EFFECTS}
+    lin = {k: linear(k) for k in EFFECTS}
     csat = _stochastic_round(
         rng, 2.7 + site_csat[c_site] + agent_csat[c_agent] + lin["csat"]
         + rng.normal(0, 0.6, n), 1, 5)
@@ -652,11 +685,14 @@ def make_sample_data(
 
     # FCR effects in probability: the average marginal effect over all contacts.
     fcr_ame = {}
-    beta_fcr = effect_matrix("fcr")
-    for b, _ in EFFECTS["fcr"].items():
+    for b, value in EFFECTS["fcr"].items():
         j = beh_ids.index(b)
-        eta0 = fcr_eta - beta_fcr[:, j] * shown_eff[:, j]
-        fcr_ame[b] = float(np.mean(_sigmoid(eta0 + beta_fcr[:, j]) - _sigmoid(eta0)))
+        beta = np.full(n, value)  # column j of effect_matrix("fcr")
+        for vendor, per_kpi in VENDOR_OVERRIDES.items():
+            if b in per_kpi.get("fcr", {}):
+                beta[c_vendor == vendor] = per_kpi["fcr"][b]
+        eta0 = fcr_eta - beta * shown_eff[:, j]
+        fcr_ame[b] = float(np.mean(_sigmoid(eta0 + beta) - _sigmoid(eta0)))
 
     nps_answered = surveyed & (rng.random(n) < 0.8)
     ces_answered = surveyed & (rng.random(n) < 0.6)
@@ -670,9 +706,9 @@ def make_sample_data(
         "channel": np.array([c[0] for c in CHANNELS])[channel_idx],
         "aht_seconds": aht.astype(int),
         "fcr": np.where(fcr_known, np.where(fcr, "true", "false"), ""),
-        "csat": np.where(surveyed, csat.astype(int).astype(str), ""),
-        "nps": np.where(nps_answered, nps.astype(int).astype(str), ""),
-        "ces": np.where(ces_answered, ces.astype(int).astype(str), ""),
+        "csat": _score_text(csat, surveyed),
+        "nps": _score_text(nps, nps_answered),
+        "ces": _score_text(ces, ces_answered),
     })
 
     # --- QA ---------------------------------------------------------------
