@@ -724,12 +724,14 @@ def _describe(
         r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         if r[0] != ROW_COLUMN
     ]
-    rows, content = con.execute(
-        f"SELECT count(*), CAST(sum(hash(t)) AS VARCHAR) FROM {relation} t").fetchall()[0]
     if sha256 is None:
         # No file to checksum (a database table): fingerprint the rows instead, so a
         # changed table still shows up in the manifest and invalidates --resume.
+        rows, content = con.execute(
+            f"SELECT count(*), CAST(sum(hash(t)) AS VARCHAR) FROM {relation} t").fetchall()[0]
         sha256 = hashlib.sha256(f"{name}:{rows}:{content}".encode()).hexdigest()
+    else:  # a file's checksum: the count alone (Parquet's is in its footer)
+        rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
     return RawTable(name, origin, relation, columns, int(rows), sha256)
 
 

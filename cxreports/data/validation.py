@@ -12,6 +12,11 @@ row is collected (not only the first), in three passes:
    form).
 
 Good rows plus set-aside rows always equal the rows read.
+
+Passes 1 and 3 are one pipelined query per table, the only full read of the
+source, materialised once as ``checked_<table>``; pass 2 then reads back only
+the key columns of that table (by hash first) and rewrites the reasons of the
+repeats, if there are any.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from .sql import sql_identifier, sql_literal
 __all__ = ["TableReport", "ValidatedData", "validate_source"]
 
 _REASON = "__cx_reason"
+#: In ``checked_<table>`` until pass 2 is done: the row passed pass 1.
+_CLEAN = "__cx_clean"
 _OK_TYPES_NUMBER = ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
                     "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "DECIMAL")
 
@@ -204,12 +211,42 @@ def _quoted(expr: str) -> str:
     return "(chr(39) || " + expr + " || chr(39))"
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """One rule of a column: where ``condition`` holds, the row has reason ``message``."""
+
+    condition: str
+    message: str
+
+    @property
+    def sql(self) -> str:
+        """The reason, or NULL."""
+        return f"CASE WHEN {self.condition} THEN {self.message} END"
+
+
+def _reasons(problems: list[_Problem]) -> str:
+    """The reasons of a row, ``'; '``-joined; ``''`` for none.
+
+    Built only for the rows with a problem: the conditions are cheap, the
+    strings are not.
+    """
+    if not problems:
+        return "''"
+    anything = " OR ".join(f"({p.condition})" for p in problems)
+    return (f"CASE WHEN {anything} THEN concat_ws('; ', {', '.join(p.sql for p in problems)}) "
+            "ELSE '' END")
+
+
 @dataclass
 class _ColumnSql:
     value: str  # typed value
-    problems: list[str]  # SQL expressions yielding a reason or NULL
+    problems: list[_Problem]
     #: Helper columns kept in the stage only (dropped before the checked table).
     helpers: dict[str, str] = field(default_factory=dict)
+    #: The parsed value, computed once per row in a layer below ``value`` and
+    #: ``problems``, which name it as :attr:`_Raw.parsed` (DuckDB does not
+    #: share a subexpression between the branches of ``CASE``).
+    parsed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,16 +258,18 @@ class _Raw:
     raw: str
     text: str
     present: str
+    #: Where ``value`` and ``problems`` find :attr:`_ColumnSql.parsed`.
+    parsed: str = "NULL"
 
     @property
     def label(self) -> str:
         return sql_literal(self.col.name)
 
-    def reason(self, condition: str, message: str, *, quoted: bool = True) -> str:
-        """A CASE giving ``'<column> '<value>' <message>'`` where ``condition`` holds."""
+    def reason(self, condition: str, message: str, *, quoted: bool = True) -> _Problem:
+        """The reason ``'<column> '<value>' <message>'`` where ``condition`` holds."""
         shown = _quoted(_shown(self.text)) if quoted else _shown(self.text)
-        return (f"CASE WHEN {condition} THEN {self.label} || ' ' || {shown} || "
-                f"{sql_literal(' ' + message)} END")
+        return _Problem(condition,
+                        f"{self.label} || ' ' || {shown} || {sql_literal(' ' + message)}")
 
 
 def _text_sql(r: _Raw) -> _ColumnSql:
@@ -238,37 +277,40 @@ def _text_sql(r: _Raw) -> _ColumnSql:
 
 
 def _enum_sql(r: _Raw) -> _ColumnSql:
-    value = f"lower({r.text})"
-    problem = r.reason(f"{r.present} AND NOT {_in(value, r.col.values)}",
+    low = r.parsed
+    problem = r.reason(f"{r.present} AND NOT {_in(low, r.col.values)}",
                        f"is not one of {', '.join(r.col.values)}")
-    return _ColumnSql(f"CASE WHEN {_in(value, r.col.values)} THEN {value} END", [problem])
+    return _ColumnSql(f"CASE WHEN {_in(low, r.col.values)} THEN {low} END", [problem],
+                      parsed=f"lower({r.text})")
 
 
 def _bool_sql(r: _Raw) -> _ColumnSql:
     if r.raw_type == "BOOLEAN":
         return _ColumnSql(r.raw, [])
     low = f"lower({r.text})"
-    value = (f"CASE WHEN {_in(low, BOOLEAN_TRUE)} THEN TRUE "
-             f"WHEN {_in(low, BOOLEAN_FALSE)} THEN FALSE END")
-    return _ColumnSql(value, [r.reason(f"{r.present} AND {value} IS NULL",
-                                       "is not true/false, yes/no, t/f or 1/0")])
+    parsed = (f"CASE WHEN {_in(low, BOOLEAN_TRUE)} THEN TRUE "
+              f"WHEN {_in(low, BOOLEAN_FALSE)} THEN FALSE END")
+    return _ColumnSql(r.parsed, [r.reason(f"{r.present} AND {r.parsed} IS NULL",
+                                          "is not true/false, yes/no, t/f or 1/0")],
+                      parsed=parsed)
 
 
 def _number_sql(r: _Raw) -> _ColumnSql:
     """``number``, ``integer`` and ``score`` (0-1, or yes/no/pass/fail; N/A is empty)."""
-    col, problems = r.col, []
+    col, problems, value = r.col, [], r.parsed
     if r.raw_type is not None and r.raw_type.split("(")[0] in _OK_TYPES_NUMBER:
-        value = f"CAST({r.raw} AS DOUBLE)"
+        parsed = f"CAST({r.raw} AS DOUBLE)"
     elif col.kind == "score":
         low = f"lower({r.text})"
-        parsed = f"TRY_CAST({r.text} AS DOUBLE)"
-        value = (f"CASE WHEN {_in(low, SCORE_YES)} THEN 1.0 WHEN {_in(low, SCORE_NO)} THEN 0.0 "
-                 f"WHEN {_in(low, NOT_APPLICABLE)} THEN NULL ELSE {parsed} END")
+        parsed = (f"CASE WHEN {_in(low, SCORE_YES)} THEN 1.0 WHEN {_in(low, SCORE_NO)} THEN 0.0 "
+                  f"WHEN {_in(low, NOT_APPLICABLE)} THEN NULL ELSE TRY_CAST({r.text} AS DOUBLE) "
+                  "END")
+        # Not yes/no/pass/fail/N/A: the value is the number cast, NULL if none.
         problems.append(r.reason(
             f"{r.present} AND NOT {_in(low, SCORE_YES + SCORE_NO + NOT_APPLICABLE)} "
-            f"AND {parsed} IS NULL", "is not a number, yes/no, pass/fail or N/A"))
+            f"AND {value} IS NULL", "is not a number, yes/no, pass/fail or N/A"))
     else:
-        value = f"TRY_CAST({r.text} AS DOUBLE)"
+        parsed = f"TRY_CAST({r.text} AS DOUBLE)"
         problems.append(r.reason(f"{r.present} AND {value} IS NULL", "is not a number"))
     problems.append(r.reason(f"{value} IS NOT NULL AND NOT isfinite({value})",
                              "is not a finite number"))
@@ -281,7 +323,7 @@ def _number_sql(r: _Raw) -> _ColumnSql:
         problems.append(r.reason(f"isfinite({value}) AND {value} <> round({value})",
                                  "is not a whole number", quoted=False))
         value = f"CAST(CASE WHEN isfinite({value}) THEN {value} END AS DOUBLE)"
-    return _ColumnSql(value, problems)
+    return _ColumnSql(value, problems, parsed=parsed)
 
 
 #: A timestamp written with a UTC offset or ``Z`` (a date alone ends in ``-DD``, not an offset).
@@ -315,10 +357,10 @@ def _temporal_sql(r: _Raw) -> _ColumnSql:
             parsed = f"coalesce({parsed}, TRY_STRPTIME({r.text} || '-1', '%G-W%V-%u'))"
     if kind == "timestamp":
         helpers[_utc_marker(r.col.name)] = aware
-    value = {"timestamp": parsed, "date": f"CAST({parsed} AS DATE)",
-             "week": f"CAST(date_trunc('week', {parsed}) AS DATE)"}[kind]
-    return _ColumnSql(value, [r.reason(f"{r.present} AND {parsed} IS NULL",
-                                       "is not an ISO 8601 date")], helpers)
+    value = {"timestamp": r.parsed, "date": f"CAST({r.parsed} AS DATE)",
+             "week": f"CAST(date_trunc('week', {r.parsed}) AS DATE)"}[kind]
+    return _ColumnSql(value, [r.reason(f"{r.present} AND {r.parsed} IS NULL",
+                                       "is not an ISO 8601 date")], helpers, parsed=parsed)
 
 
 def _time_zone_sql(r: _Raw) -> _ColumnSql:
@@ -338,21 +380,52 @@ _KIND_SQL = {
 }
 
 
-def _column_sql(col: Column, raw_type: str | None) -> _ColumnSql:
+#: Kinds whose typed value is the trimmed text itself (or made from it for every row).
+_TEXT_KINDS = ("id", "text", "enum", "time_zone")
+
+
+@dataclass
+class _Layers:
+    """The per-row work below the value and problem expressions of a table's columns.
+
+    ``texts`` (trimmed text of a column, where every row needs it) come
+    first, then ``parsed`` (a value parsed from it); each is computed once
+    per row and named, so the ``CASE`` branches of the problems read a
+    column instead of parsing again.
+    """
+
+    texts: dict[str, str] = field(default_factory=dict)
+    parsed: dict[str, str] = field(default_factory=dict)
+    columns: int = 0  # columns seen, to name their layers
+
+
+def _column_sql(col: Column, raw_type: str | None, layers: _Layers) -> _ColumnSql:
     """Typed value and problem expressions for one column, by its kind (:data:`_KIND_SQL`).
 
     ``raw_type`` is the DuckDB type of the raw column (``None`` if the source
     lacks the column, which then reads as empty). Typed sources such as
-    Parquet skip the text parsing their type makes unnecessary.
+    Parquet skip the text parsing their type makes unnecessary. The
+    column's trimmed text and parsed value are added to ``layers``; the
+    expressions returned name them.
     """
+    n, layers.columns = layers.columns, layers.columns + 1
+    parsed_name = f"__cx_parsed_{n}"
     if raw_type is None:
-        raw = _Raw(col, None, "NULL", "NULL", "FALSE")
+        raw = _Raw(col, None, "NULL", "NULL", "FALSE", parsed_name)
     else:
         text = f"NULLIF(trim(CAST({sql_identifier(col.name)} AS VARCHAR)), '')"
-        raw = _Raw(col, raw_type, sql_identifier(col.name), text, f"({text} IS NOT NULL)")
+        if raw_type == "VARCHAR" or col.kind in _TEXT_KINDS:
+            # Text every row parses: trimmed once. A typed column's text stays
+            # inline: only a reason shows it, for the few rows that have one.
+            layers.texts[f"__cx_text_{n}"] = text
+            text = f"__cx_text_{n}"
+        raw = _Raw(col, raw_type, sql_identifier(col.name), text, f"({text} IS NOT NULL)",
+                   parsed_name)
     out = _KIND_SQL[col.kind](raw)
+    if out.parsed is not None:
+        layers.parsed[parsed_name] = out.parsed
     if col.required:
-        out.problems.insert(0, f"CASE WHEN NOT {raw.present} THEN {raw.label} || ' is empty' END")
+        out.problems.insert(0, _Problem(f"NOT {raw.present}", f"{raw.label} || ' is empty'"))
     return out
 
 
@@ -460,39 +533,28 @@ def _validate_table(
     types = {
         r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     }
+    layers = _Layers()
     selects, problems, helpers = [], [], {}
     for col in spec.columns:
-        sql = _column_sql(col, types.get(col.name))
+        sql = _column_sql(col, types.get(col.name), layers)
         selects.append(f"{sql.value} AS {sql_identifier(col.name)}")
         problems.extend(sql.problems)
         helpers.update(sql.helpers)
     selects.extend(f"{expr} AS {name}" for name, expr in helpers.items())
     extras = [c for c in types if c not in spec.column_index and c != ROW_COLUMN]
     selects.extend(sql_identifier(c) for c in extras)
-    stage = f"stage_{spec.name}"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {ROW_COLUMN}, {', '.join(selects)}, "
-        f"concat_ws('; ', {', '.join(problems)}) AS {_REASON} FROM {relation}"
-    )
+    # Pass 1 as one pipelined subquery (not materialised): trimmed texts, then
+    # parsed values, then typed values and the row's problems.
+    below = relation
+    for layer in (layers.texts, layers.parsed):
+        if layer:
+            below = (f"(SELECT *, {', '.join(f'{e} AS {n}' for n, e in layer.items())} "
+                     f"FROM {below})")
+    stage = (f"(SELECT {ROW_COLUMN}, {', '.join(selects)}, "
+             f"{_reasons(problems)} AS {_REASON} FROM {below})")
 
-    later = []  # extra reasons from passes 2 and 3, as SQL expressions over s.*
+    later = []  # extra reasons from pass 3, as SQL expressions over s.*
     joins = ""
-    if spec.key:
-        keys = ", ".join(sql_identifier(k) for k in spec.key)
-        named = " || ', ' || ".join(
-            f"{sql_literal(k + ' ')} || {_quoted('s.' + sql_identifier(k))}" for k in spec.key)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE firsts_{spec.name} AS "
-            f"SELECT {keys}, min({ROW_COLUMN}) AS first_row FROM {stage} "
-            f"WHERE {_REASON} = '' GROUP BY {keys} HAVING count(*) > 1"
-        )
-        on = " AND ".join(f"s.{sql_identifier(k)} = d.{sql_identifier(k)}" for k in spec.key)
-        joins += f" LEFT JOIN firsts_{spec.name} d ON {on}"
-        later.append(
-            f"CASE WHEN s.{_REASON} = '' AND d.first_row IS NOT NULL AND "
-            f"s.{ROW_COLUMN} <> d.first_row THEN 'repeated ' || {named} || "
-            f"' (first at row ' || d.first_row || ')' END"
-        )
     if spec.agent_on:
         on_day = f"CAST(s.{sql_identifier(spec.agent_on)} AS DATE)"
         joins += (f" LEFT JOIN roster_segments g ON g.agent_id = s.agent_id "
@@ -522,14 +584,16 @@ def _validate_table(
     reason = f"s.{_REASON}"
     if later:
         reason = f"concat_ws('; ', NULLIF(s.{_REASON}, ''), {', '.join(later)})"
+    # Passes 1 and 3 in one pass over the source, materialised once; pass 2
+    # (repeated keys among the rows pass 1 kept) reads the result back.
+    clean = f", s.{_REASON} = '' AS {_CLEAN}" if spec.key else ""
     con.execute(
         f"CREATE OR REPLACE TABLE checked_{spec.name} AS "
-        f"SELECT s.* EXCLUDE ({_REASON}), {reason} AS {_REASON} "
+        f"SELECT s.* EXCLUDE ({_REASON}), {reason} AS {_REASON}{clean} "
         f"FROM {_localised(spec, stage, helpers)} s{joins}"
     )
-    con.execute(f"DROP TABLE {stage}")
     if spec.key:
-        con.execute(f"DROP TABLE firsts_{spec.name}")
+        _set_aside_repeats(con, spec)
 
     rows_read, set_aside = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {_REASON} <> '') FROM checked_{spec.name}"
@@ -553,6 +617,41 @@ def _validate_table(
         examples=examples,
         broken_lines=broken,
     )
+
+
+def _set_aside_repeats(con: duckdb.DuckDBPyConnection, spec: Table) -> None:
+    """Pass 2: a key repeated among the rows pass 1 kept keeps its first row only.
+
+    ``checked_<table>`` has ``__cx_clean`` (the row passed pass 1), dropped
+    here. A repeat's reason goes first: the row had none from pass 1. Keys
+    are first counted by their hash (a number: a smaller, faster aggregate
+    than one of text keys); only keys whose hash repeats are then compared.
+    """
+    table, firsts, hashes = (f"checked_{spec.name}", f"firsts_{spec.name}",
+                             f"hashes_{spec.name}")
+    keys = ", ".join(sql_identifier(k) for k in spec.key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {hashes} AS "
+        f"SELECT hash({keys}) AS h FROM {table} WHERE {_CLEAN} GROUP BY h HAVING count(*) > 1"
+    )
+    if con.execute(f"SELECT count(*) FROM {hashes}").fetchall()[0][0]:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {firsts} AS "
+            f"SELECT {keys}, min({ROW_COLUMN}) AS first_row FROM {table} "
+            f"WHERE {_CLEAN} AND hash({keys}) IN (SELECT h FROM {hashes}) "
+            f"GROUP BY {keys} HAVING count(*) > 1"
+        )
+        named = " || ', ' || ".join(
+            f"{sql_literal(k + ' ')} || {_quoted('s.' + sql_identifier(k))}" for k in spec.key)
+        on = " AND ".join(f"s.{sql_identifier(k)} = d.{sql_identifier(k)}" for k in spec.key)
+        con.execute(
+            f"UPDATE {table} AS s SET {_REASON} = concat_ws('; ', 'repeated ' || {named} || "
+            f"' (first at row ' || d.first_row || ')', NULLIF(s.{_REASON}, '')) "
+            f"FROM {firsts} d WHERE s.{_CLEAN} AND {on} AND s.{ROW_COLUMN} <> d.first_row"
+        )
+        con.execute(f"DROP TABLE {firsts}")
+    con.execute(f"DROP TABLE {hashes}")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN {_CLEAN}")
 
 
 def _rejects_sql(name: str, raw: RawTable | None) -> str:
