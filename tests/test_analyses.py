@@ -9,7 +9,7 @@ from scipy import stats
 
 from cxreports.analyses.kpi_summary import compare_to_targets, compute_kpi_summary
 from cxreports.analyses.rankings import compute_top_overlap, rank_agents
-from cxreports.analyses.stats import nps_interval, shrink_means, wilson_interval
+from cxreports.analyses.stats import nps_interval, shrink_means, wilson_interval, wls_cluster
 from cxreports.analyses.trends import compute_behaviour_trends
 
 # ----------------------------------------------------------------- coaching
@@ -339,3 +339,23 @@ def test_coaching_panel_by_hand():
     assert (sep["post_n"], sep["post_mean"]) == (1, 0.0)  # October
     assert cell.loc[("2026-08", "b"), "sessions"] == 0
     assert len(out) == 4
+
+
+def test_sparse_cluster_wls_matches_statsmodels():
+    """The coaching-effect model's sparse fit gives statsmodels' WLS estimates and
+    cluster-robust (CR1) errors, on a design with dummies and dose columns."""
+    from scipy import sparse
+    from statsmodels.regression.linear_model import WLS
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 3, n),
+                         (rng.random(n) < 0.1) * rng.integers(1, 4, n),
+                         (rng.random((n, 5)) < 0.2).astype(float)])
+    y = x @ rng.normal(size=x.shape[1]) + rng.normal(size=n)
+    weights = rng.integers(1, 10, n).astype(float)
+    groups = rng.integers(0, 200, n)
+    fit = WLS(y, x, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    params, bse = wls_cluster(sparse.csr_matrix(x), y, weights, groups)
+    np.testing.assert_allclose(params, fit.params, rtol=1e-10)
+    np.testing.assert_allclose(bse, fit.bse, rtol=1e-10)

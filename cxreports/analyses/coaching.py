@@ -8,18 +8,18 @@ peer mentor).
 
 from __future__ import annotations
 
-import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as st
-from statsmodels.regression.linear_model import WLS
 
 from ..core.kpis import PRIMARY_KPI
 from ..core.periods import Period, parse_period
 from ..data.roster import roster_for_period
 from .drivers import drivers_for
-from .stats import shrink_means
+from .stats import shrink_means, wls_cluster
 
 __all__ = [
     "compute_agent_behaviour_scores",
@@ -296,33 +296,45 @@ def compute_coaching_effectiveness(
             fitted.append(g)
         rows.append(row)
     if fitted:
-        design = {"const": np.ones(len(panel)),
-                  "pre_shrunk": panel["pre_shrunk"].to_numpy(float),
-                  "agent_pre": panel["agent_pre"].to_numpy(float)}
+        # A sparse design: behaviour-by-month effects and one dose column per
+        # fitted group are mostly zeros (see :func:`.wls_cluster`).
+        n = len(panel)
+        names = ["const", "pre_shrunk", "agent_pre"]
+        dense = [np.ones(n), panel["pre_shrunk"].to_numpy(float),
+                 panel["agent_pre"].to_numpy(float)]
         for name in ("recent_sessions", "earlier_sessions", "next_sessions"):
             if panel[name].any():
-                design[name] = panel[name].to_numpy(float)
-        cells = pd.get_dummies(panel["behavior_id"] + "|" + panel["period"].astype(str),
-                               drop_first=True, dtype=float)
-        for c in cells.columns:
-            design[f"fe:{c}"] = cells[c].to_numpy()
+                names.append(name)
+                dense.append(panel[name].to_numpy(float))
+        blocks = [sparse.csr_matrix(np.column_stack(dense))]
+        # Cells as pd.get_dummies(drop_first=True) makes them: sorted, the first dropped.
+        cell = pd.Categorical(panel["behavior_id"] + "|" + panel["period"].astype(str))
+        codes = np.asarray(cell.codes)
+        kept = codes > 0
+        blocks.append(sparse.csr_matrix(
+            (np.ones(int(kept.sum())), (np.flatnonzero(kept), codes[kept] - 1)),
+            shape=(n, max(len(cell.categories) - 1, 0))))
+        names += [f"fe:{c}" for c in cell.categories[1:]]
         group_of = (panel[group_by] if group_by else pd.Series("all", index=panel.index))
-        other = np.zeros(len(panel))
-        for g in groups:
-            dose = np.where(group_of == g, panel["sessions"], 0).astype(float)
-            if g in fitted:
-                design[f"dose:{g}"] = dose
-            else:
-                other += dose
+        sessions = panel["sessions"].to_numpy(float)
+        doses = [g for g in groups if g in fitted]
+        column = {g: i for i, g in enumerate(doses)}
+        which = group_of.map(column)
+        dosed = which.notna().to_numpy() & (sessions != 0)
+        blocks.append(sparse.csr_matrix(
+            (sessions[dosed], (np.flatnonzero(dosed), which[dosed].astype(int).to_numpy())),
+            shape=(n, len(doses))))
+        names += [f"dose:{g}" for g in doses]
+        other = np.where(group_of.isin(set(groups) - set(fitted)), sessions, 0.0)
         if other.any():
-            design["dose:other"] = other
-        x = pd.DataFrame(design)
-        y = panel["post_mean"].to_numpy(float)
+            blocks.append(sparse.csr_matrix(other[:, None]))
+            names.append("dose:other")
+        x = sparse.hstack(blocks, format="csr")
         clusters = pd.factorize(panel["agent_id"])[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = WLS(y, x, weights=panel["post_n"].to_numpy(float)).fit(
-                cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True)
+        params, bse = wls_cluster(x, panel["post_mean"].to_numpy(float),
+                                  panel["post_n"].to_numpy(float), clusters)
+        fit = SimpleNamespace(params=pd.Series(params, index=names),
+                              bse=pd.Series(bse, index=names))
         for row in rows:
             name = f"dose:{row['group']}"
             if row["group"] not in fitted or not np.isfinite(fit.bse[name]):

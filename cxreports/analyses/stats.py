@@ -10,6 +10,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
@@ -23,6 +24,7 @@ __all__ = [
     "nps_interval_from",
     "pool_random_effects",
     "shapley_r2",
+    "wls_cluster",
     "shrink_means",
     "wilson_interval",
 ]
@@ -263,3 +265,39 @@ def pool_random_effects(estimates, std_errors) -> tuple[float, float, float, int
     w_star = 1 / (se**2 + tau2)
     pooled = float(np.sum(w_star * b) / np.sum(w_star))
     return (pooled, float(np.sqrt(1 / np.sum(w_star))), tau2, k)
+
+
+def wls_cluster(x: sparse.spmatrix | np.ndarray, y: np.ndarray, weights: np.ndarray,
+                groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares with cluster-robust standard errors, for a sparse design.
+
+    The same estimates and errors as statsmodels'
+    ``WLS(y, x, weights).fit(cov_type="cluster", cov_kwds={"groups": groups})``
+    (the CR1 sandwich: bread ``(X'WX)^+``, meat summed per cluster, scaled by
+    ``G/(G-1) * (n-1)/(n-k)``), without statsmodels' dense copies of the design:
+    a model with a dose column per supervisor (600 at 7,500 agents) had a
+    design of 1 GB held four times over. Columns are scaled to unit norm
+    before the normal equations, which keeps them as well conditioned as the
+    design allows. Returns ``(params, bse)``.
+
+    Reference: Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide
+    to cluster-robust inference. J. Human Resources 50(2), 317-372, eq. (11)
+    and the CR1 small-sample factor.
+    """
+    x = sparse.csr_matrix(x, dtype=float)
+    n, k = x.shape
+    root = np.sqrt(np.asarray(weights, dtype=float))
+    wx = sparse.diags(root) @ x
+    wy = root * np.asarray(y, dtype=float)
+    norms = np.sqrt(np.asarray(wx.multiply(wx).sum(axis=0)).ravel())
+    scale = np.where(norms > 0, 1 / np.where(norms > 0, norms, 1), 1.0)
+    wxs = wx @ sparse.diags(scale)
+    bread = np.linalg.pinv((wxs.T @ wxs).toarray(), hermitian=True)
+    params_s = bread @ (wxs.T @ wy)
+    resid = wy - wxs @ params_s
+    codes, labels = pd.factorize(pd.Series(groups))
+    member = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(len(labels), n))
+    sums = np.asarray((member @ (sparse.diags(resid) @ wxs)).todense())
+    g = len(labels)
+    cov_s = bread @ (sums.T @ sums) @ bread * (g / (g - 1) * (n - 1) / (n - k))
+    return params_s * scale, np.sqrt(np.clip(np.diag(cov_s), 0, None)) * scale
