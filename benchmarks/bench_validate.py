@@ -6,12 +6,21 @@ downloaded. Each measurement runs in a fresh subprocess so its peak RSS is
 its own; its CPU seconds (all threads) are reported too, as wall time on a
 shared machine says more about the neighbours than about the code.
 
-Also measured, outside the target (issue 15): the same CSV with one broken
-line per 100,000 rows in interactions.csv (``csv_broken_lines``), which
-takes the reader's slow path: find the lines, read a copy again around them.
+Also measured, outside the target:
+
+- ``parquet_vs_bare``: ``cxreports validate`` side by side with a bare DuckDB
+  scan doing the contract's core checks on the same (typed) Parquet files
+  (:func:`bare_scan_sql`, :func:`side_by_side`). Issue 12's target (at most
+  5x the bare scan, 3 GB) is on the 18M-contact sample, whose columns are
+  text, in ``bench_volume``;
+- (issue 15) the same CSV with one broken line per 100,000 rows in
+  interactions.csv (``csv_broken_lines``), which takes the reader's slow
+  path: find the lines, read a copy again around them.
 
 ``python benchmarks/bench_validate.py [--scale 0.1] [--work DIR]`` runs it
-alone; ``make bench`` runs it with the others.
+alone; ``make bench`` runs it with the others. ``--bare FOLDER`` only runs
+the side-by-side comparison on a folder of Parquet files, ``--steps SOURCE``
+only times each DuckDB statement of a validation (for profiling).
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import time
 from pathlib import Path
 
 import duckdb
+
+from cxreports.data.contract import table_spec
 
 AGENTS = 7_500
 
@@ -93,6 +104,203 @@ print(json.dumps({"seconds": wall,
 """
 
 
+# ------------------------------------------------------------------- bare scan
+#
+# The reference ``validate`` is held against (issue 12): the contract's core
+# checks on the two large tables written as directly as DuckDB allows, in one
+# query over the same files: every value cast to its type (trimmed text
+# parsed once per row), required fields present, enumerations and ranges,
+# keys unique (``count(DISTINCT)``), the agent on the roster on the row's
+# date and the behaviour on the QA form (semi-joins). It computes only counts:
+# no reasons, no typed table kept, no rejects, and no move of offset
+# timestamps to the site's local time (its roster check uses the UTC date).
+
+
+def _bare_table(folder: Path, name: str, types: dict[str, str], ext: str) -> str:
+    """The contract's checks of one table: ``ok`` and, for agent tables, ``day``."""
+    spec = table_spec(name)
+    texts, parsed, bad = [], [], []
+    for col in spec.columns:
+        c, kind, typ = f'"{col.name}"', col.kind, types.get(col.name)
+        if typ is None:
+            bad += [f"TRUE /* {col.name} missing */"] if col.required else []
+            continue
+        text = f't_{col.name}'
+        if typ == "VARCHAR":
+            texts.append(f"NULLIF(trim({c}), '') AS {text}")
+        else:
+            texts.append(f"{c} AS {text}")
+        if col.required:
+            bad.append(f"{text} IS NULL")
+        value = f"v_{col.name}"
+        if kind in ("number", "integer", "score"):
+            if typ == "VARCHAR":
+                parsed.append(f"TRY_CAST({text} AS DOUBLE) AS {value}")
+                words = "" if kind != "score" else \
+                    f" AND lower({text}) NOT IN ('yes', 'pass', 'no', 'fail', 'n/a', 'na')"
+                bad.append(f"({text} IS NOT NULL AND {value} IS NULL{words})")
+            else:
+                parsed.append(f"CAST({text} AS DOUBLE) AS {value}")
+            bad.append(f"NOT isfinite({value})")
+            if col.low is not None:
+                bad.append(f"{value} < {col.low}")
+            if col.high is not None:
+                bad.append(f"{value} > {col.high}")
+            if kind == "integer":
+                bad.append(f"{value} <> round({value})")
+        elif kind == "enum":
+            bad.append(f"lower({text}) NOT IN ({', '.join(repr(v) for v in col.values)})")
+        elif kind == "bool" and typ == "VARCHAR":
+            bad.append(f"lower({text}) NOT IN ('true', 'yes', 't', '1', 'false', 'no', 'f', '0')")
+        elif kind in ("timestamp", "date") and typ == "VARCHAR":
+            parsed.append(f"TRY_CAST({text} AS TIMESTAMPTZ) AS {value}")
+            bad.append(f"({text} IS NOT NULL AND {value} IS NULL)")
+        elif kind in ("timestamp", "date"):
+            parsed.append(f"CAST({text} AS TIMESTAMP) AS {value}")
+    day = (f", CAST(v_{spec.agent_on} AS DATE) AS day" if spec.agent_on else "")
+    source = f"read_parquet('{folder}/{name}.parquet')" if ext == "parquet" else \
+        f"read_csv('{folder}/{name}.csv', header = true, all_varchar = true)"
+    return (f"(SELECT *, NOT coalesce({' OR '.join(bad)}, FALSE) AS ok{day} FROM "
+            f"(SELECT *, {', '.join(parsed) or 'NULL AS none'} FROM "
+            f"(SELECT {', '.join(texts)} FROM {source})))")
+
+
+def bare_scan_sql(folder: Path, fmt: str = "parquet") -> str:
+    """One DuckDB query: the core checks of ``roster``, ``qa_form``, ``interactions``
+    and ``qa_scores`` in ``folder``; one row of counts (see above)."""
+    con = duckdb.connect()
+    reader = ("read_parquet('{}')" if fmt == "parquet"
+              else "read_csv('{}', header = true, all_varchar = true)")
+    types = {name: dict(con.execute(
+        f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+        f"{reader.format(folder / f'{name}.{fmt}')})").fetchall())
+        for name in ("roster", "qa_form", "interactions", "qa_scores")}
+    con.close()
+    t = {name: _bare_table(folder, name, types[name], fmt) for name in types}
+    roster = (f"(SELECT t_agent_id AS agent_id, CAST(v_valid_from AS DATE) AS d_from, "
+              f"coalesce(CAST(v_valid_to AS DATE), DATE '9999-12-31') AS d_to "
+              f"FROM {t['roster']} WHERE ok)")
+    form = f"(SELECT t_behavior_id FROM {t['qa_form']} WHERE ok)"
+
+    def facts(name: str, key: str, behaviour: bool = False) -> str:
+        more = (f", count(*) FILTER (WHERE t_behavior_id NOT IN {form})" if behaviour else "")
+        return (f"(SELECT [count(*), count(*) FILTER (WHERE NOT ok), "
+                f"count(*) - count(DISTINCT {key}), count(*) FILTER (WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {roster} r WHERE r.agent_id = x.t_agent_id "
+                f"AND x.day BETWEEN r.d_from AND r.d_to)){more}] FROM {t[name]} x)")
+
+    return (f"SELECT {facts('interactions', 't_interaction_id')} AS interactions, "
+            f"{facts('qa_scores', '(t_evaluation_id, t_behavior_id)', True)} AS qa_scores")
+
+
+_BARE_CHILD = """
+import os, sys, duckdb
+con = duckdb.connect(config={"preserve_insertion_order": True})
+for setting in ("TimeZone = 'UTC'", "enable_progress_bar = false",
+                "memory_limit = '" + os.environ.get("CXREPORTS_DUCKDB_MEMORY", "2.5GB") + "'"):
+    con.execute("SET " + setting)
+print(con.execute(sys.argv[1]).fetchall())
+"""
+
+
+#: Runs its arguments and writes [exit code, CPU seconds, peak RSS KB] of that
+#: process tree to the file named first: a small parent, so the kernel's
+#: high-water mark of the child does not start at the benchmark's own RSS.
+_WRAPPER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as handle:
+    json.dump([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss], handle)
+"""
+
+
+def run_measured(argv: list[str], ok: tuple[int, ...] = (0,)) -> dict:
+    """Run ``argv``: wall seconds, CPU seconds (user + sys of it and its descendants)
+    and the peak RSS of its process tree (sampled every 0.25 s, and the kernel's
+    high-water mark of the process)."""
+    from bench_packs import RssSampler
+
+    with tempfile.TemporaryDirectory() as scratch:
+        usage_file = Path(scratch) / "usage.json"
+        with (Path(scratch) / "out").open("w+") as out, (Path(scratch) / "err").open("w+") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(usage_file), *argv],
+                                    stdout=out, stderr=err)
+            sampler = RssSampler(proc.pid)
+            sampler.start()
+            proc.wait()
+            wall = time.perf_counter() - started
+            sampler.stop()
+            code, cpu, high_kb = json.loads(usage_file.read_text())
+            out.seek(0)
+            err.seek(0)
+            if code not in ok:
+                raise RuntimeError(f"{argv[:4]} failed ({code}): {err.read()[-2000:]}")
+            output = out.read()
+    peak = max([s[3] for s in sampler.samples] + [high_kb / 1024])
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mb_process_tree": round(peak), "stdout": output}
+
+
+def side_by_side(folder: Path, fmt: str = "parquet") -> dict:
+    """``cxreports validate FOLDER`` against :func:`bare_scan_sql` on the same files.
+
+    Both run as fresh processes, one after the other, with the same DuckDB
+    settings (memory limit, time zone, insertion order). ``validate_over_bare``
+    is the ratio of wall times (the target, at most 5), ``..._cpu`` that of
+    CPU seconds, which the neighbours on a shared machine disturb less.
+    """
+    bare = run_measured([sys.executable, "-c", _BARE_CHILD, bare_scan_sql(folder, fmt)])
+    counts = bare.pop("stdout").strip()
+    validate = run_measured([sys.executable, "-m", "cxreports", "validate", str(folder)],
+                            ok=(0, 1))
+    validate.pop("stdout")
+    return {**validate, "bare": {**bare, "counts": counts},
+            "validate_over_bare": round(validate["wall_seconds"] / bare["wall_seconds"], 2),
+            "validate_over_bare_cpu": round(validate["cpu_seconds"]
+                                            / max(bare["cpu_seconds"], 0.1), 2)}
+
+
+_STEPS_CHILD = """
+import json, re, resource, sys, time
+import cxreports.data.validation as validation
+
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+class Timed:  # the connection, each statement timed
+    def __init__(self, con):
+        self._con, self.steps = con, []
+    def execute(self, sql, *args, **kwargs):
+        t, c = time.perf_counter(), cpu()
+        out = self._con.execute(sql, *args, **kwargs)
+        self.steps.append((" ".join(sql.split())[:90], time.perf_counter() - t, cpu() - c))
+        return out
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+connect, timed = validation.connect, []
+validation.connect = lambda *a, **k: timed.append(Timed(connect(*a, **k))) or timed[-1]
+t, c = time.perf_counter(), cpu()
+validation.validate_source(sys.argv[1])
+steps = sorted(timed[0].steps, key=lambda s: -s[2])[:int(sys.argv[2])]
+print(json.dumps({"wall_seconds": round(time.perf_counter() - t, 2),
+                  "cpu_seconds": round(cpu() - c, 1),
+                  "steps": [[sql, round(w, 2), round(c, 2)] for sql, w, c in steps]}))
+"""
+
+
+def step_timings(source: Path, top: int = 12) -> dict:
+    """``validate_source(source)`` with every DuckDB statement timed: the ``top``
+    statements by CPU seconds, as ``[sql (cut), wall, cpu]``, for profiling."""
+    out = subprocess.run([sys.executable, "-c", _STEPS_CHILD, str(source), str(top)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(folder: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", _CHILD, str(folder)], capture_output=True,
                          text=True, check=True)
@@ -137,6 +345,8 @@ def run(work: Path, scale: float = 1.0) -> dict:
                         "cpu_seconds": round(m["cpu_seconds"], 1),
                         "peak_rss_mb": round(m["peak_rss_mb"]),
                         "rows_per_second": round((interactions + qa) / m["seconds"])}
+        if fmt == "parquet":  # typed columns: the bare scan casts nothing
+            results["parquet_vs_bare"] = side_by_side(folder)
         if fmt == "csv":
             planted = add_broken_lines(folder, work / "validate-csv-broken")
             m = measure(work / "validate-csv-broken")
@@ -160,7 +370,18 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of 10M interactions + 5M QA rows (targets scale too)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
+    parser.add_argument("--steps", type=Path, default=None, metavar="SOURCE",
+                        help="only profile: validate SOURCE with each DuckDB statement timed")
+    parser.add_argument("--bare", type=Path, default=None, metavar="FOLDER",
+                        help="only compare: cxreports validate FOLDER (Parquet) side by side "
+                             "with the bare scan")
     args = parser.parse_args()
+    if args.steps or args.bare:
+        found = {"steps": step_timings(args.steps)} if args.steps else {}
+        if args.bare:
+            found["side_by_side"] = side_by_side(args.bare)
+        print(json.dumps(found, indent=2))
+        return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="cxreports-bench-"))
     try:
         results = run(work, args.scale)
