@@ -1,9 +1,11 @@
-"""The monthly run at scale (issue 6).
+"""The monthly run at scale (issues 6 and 12).
 
 A run for ~500 supervisors (7,500 agents, 4 months of contacts) with every
 notebook for every site and vendor, packs, scorecards and tables, as
-``cxreports run`` in a subprocess: total wall time, time per step (from the
-manifest), and peak RSS of the whole process tree. Then the scaling of the
+``cxreports run`` in a subprocess: total wall time (target: 8 minutes, scaled
+with ``--scale``), CPU seconds of the whole process tree (less noisy than the
+wall time on a shared machine), time per step (from the manifest), and peak
+RSS of the whole process tree. Then the scaling of the
 PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
 (``DASK_AGENTS``) so the comparison finishes in minutes.
 """
@@ -11,6 +13,7 @@ PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -22,11 +25,17 @@ from bench_packs import RssSampler
 from cxreports.data.sample import write_sample_data
 
 DASK_AGENTS = 1500
+TARGET_SECONDS = 480  # 8 minutes at 7,500 agents
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run(params: dict, path: Path) -> tuple[float, dict, float]:
     path.write_text(yaml.safe_dump(params))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.Popen([sys.executable, "-m", "cxreports", "run", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = RssSampler(proc.pid)
@@ -34,6 +43,7 @@ def _run(params: dict, path: Path) -> tuple[float, dict, float]:
     code = proc.wait()
     sampler.stop()
     wall = time.perf_counter() - started
+    _run.cpu = _children_cpu() - cpu  # the run and every process it waited for
     assert code in (0, 1), f"run failed with exit code {code}"
     manifest = json.loads((Path(params["out"]) / "manifest.json").read_text())
     peak = max((s[3] for s in sampler.samples), default=0.0)
@@ -55,10 +65,11 @@ def run(work: Path, scale: float = 1.0) -> dict:
         "notebooks": manifest["steps"]["notebooks"]["done"],
         "generate_seconds": round(generate, 1),
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(_run.cpu, 1),
         "steps_seconds": {k: v["seconds"] for k, v in manifest["steps"].items()},
         "peak_rss_mb_process_tree": round(peak),
-        "target_seconds": 900 * max(scale, 0.05),
-        "met": wall <= 900 * max(scale, 0.05),
+        "target_seconds": round(TARGET_SECONDS * max(scale, 0.05), 1),
+        "met": wall <= TARGET_SECONDS * max(scale, 0.05),
     }
 
     from distributed import LocalCluster

@@ -33,6 +33,10 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 #: ``--encoding`` of every command that reads a source.
+HtmlOption = Annotated[
+    bool, typer.Option("--html", help="Also a standalone HTML copy beside each PDF (styles "
+                       "and charts inline; for browsers and screen readers).")
+]
 EncodingOption = Annotated[
     str, typer.Option("--encoding", help="Encoding of CSV files: utf-8 (with or without a BOM; "
                       "UTF-16 with a BOM is recognised), latin-1, cp1252, utf-16 ...")
@@ -340,7 +344,8 @@ def notebooks(
 
 
 def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
-                    templates: Path | None, workers: int, encoding: str = "utf-8") -> None:
+                    templates: Path | None, workers: int, encoding: str = "utf-8",
+                    html: bool = False) -> None:
     from .analyses.analysis import Analysis
     from .core.files import remove_temporary_files
     from .reports.batch import REPORT_KINDS, render_reports
@@ -373,7 +378,7 @@ def _report_command(kind: str, source: str, period: str, out: Path, keys: list[s
                 results = render_reports(
                     kind, analysis, out, keys=keys, templates=templates,
                     executor=executor if workers > 1 else None,
-                    max_pending=2 * max(workers, 2), on_done=done)
+                    max_pending=2 * max(workers, 2), on_done=done, html=html)
     except CxReportsError as exc:
         raise _fail(exc) from None
     except Interrupted as exc:
@@ -405,14 +410,17 @@ def packs(
         Path | None, typer.Option("--templates", help="Folder of templates overriding the "
                                   "kit's, file by file.")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Processes, each building and rendering "
+                                         "whole reports.")] = 2,
     encoding: EncodingOption = "utf-8",
+    html: HtmlOption = False,
 ) -> None:
     """One PDF coaching pack per supervisor: OUT/packs/<supervisor_id>.pdf.
 
     Example: cxreports packs data/sample --period 2026-10 --out outputs/2026-10
     """
-    _report_command("packs", source, period, out, supervisor, templates, workers, encoding)
+    _report_command("packs", source, period, out, supervisor, templates, workers, encoding,
+                    html)
 
 
 @app.command()
@@ -425,14 +433,17 @@ def scorecards(
         Path | None, typer.Option("--templates", help="Folder of templates overriding the "
                                   "kit's, file by file.")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="PDF rendering processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Processes, each building and rendering "
+                                         "whole reports.")] = 2,
     encoding: EncodingOption = "utf-8",
+    html: HtmlOption = False,
 ) -> None:
     """One PDF scorecard per vendor: OUT/scorecards/<vendor>.pdf.
 
     Example: cxreports scorecards data/sample --period 2026-10 --out outputs/2026-10
     """
-    _report_command("scorecards", source, period, out, None, templates, workers, encoding)
+    _report_command("scorecards", source, period, out, None, templates, workers, encoding,
+                    html)
 
 
 def _print_warnings(data) -> None:
@@ -505,6 +516,9 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Redo only what is missing, "
                                          "failed or out of date.")] = False,
     resend_changed: ResendOption = False,
+    html: Annotated[bool, typer.Option("--html", help="Also a standalone HTML copy of each "
+                                       "pack and scorecard (as html: true in the "
+                                       "parameters).")] = False,
 ) -> None:
     """The scheduled monthly job: validate, notebooks, packs, scorecards, tables, deliver.
 
@@ -520,7 +534,7 @@ def run(
 
     _log_to_stderr()
     try:
-        params = load_params(params_file)
+        params = load_params(params_file, **({"html": True} if html else {}))
         outcome = run_monthly(params, params_file=params_file, resume=resume,
                               resend_changed=resend_changed, console=err_console)
     except CxReportsError as exc:

@@ -10,6 +10,10 @@
   nothing else on disk, and so no ``rel="attachment"`` of a local file.
   WeasyPrint >= 70 is required: earlier versions bypassed a custom fetcher
   for some resources (GHSA-jf6q-chmf-3h3v).
+- A standalone HTML copy (:func:`standalone_html`) is the very HTML the PDF
+  is rendered from with its style sheets inlined, local images as ``data:``
+  URLs and a Content-Security-Policy that lets a browser fetch nothing; the
+  template fonts are left out (the browser's own fonts stand in).
 """
 
 from __future__ import annotations
@@ -18,18 +22,21 @@ import base64
 import functools
 import hashlib
 import math
+import mimetypes
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from ..core.files import atomic_write_bytes, sha256_of
+from ..core.files import atomic_write_bytes, atomic_write_text, sha256_of
 from ..core.kpis import kpi as kpi_spec
 from ..core.periods import month_name, window_name
 from ..core.resources import template_dir
@@ -38,8 +45,10 @@ __all__ = [
     "SafeFetcher",
     "render_html",
     "render_pdf",
+    "standalone_html",
     "template_dir",
     "template_environment",
+    "write_html",
     "write_pdf",
 ]
 
@@ -236,3 +245,105 @@ def write_pdf(html: str, target: str, base_dir: str, roots: list[str]) -> tuple[
     pdf = render_pdf(html, base_dir=base_dir, roots=roots)
     atomic_write_bytes(target, pdf)
     return sha256_of(target), time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- standalone HTML
+
+#: Nothing may be fetched by a browser opening a standalone copy: styles and images
+#: are inline (``data:``), scripts, frames, forms and connections are refused.
+_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+        "base-uri 'none'; form-action 'none'")
+#: On a screen, a page-wide column instead of the print margins of ``@page``.
+_SCREEN_CSS = ("@media screen { body { max-width: 190mm; margin: 0 auto; padding: 8mm 6mm; } "
+               "img { max-width: 100%; height: auto; } }")
+_LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)("[^"]*"|'[^']*')""", re.IGNORECASE)
+_FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*("[^"]*"|'[^']*'|[^)\s]*)\s*\)""", re.IGNORECASE)
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_CHARSET = re.compile(r"<meta\s+charset\b[^>]*>", re.IGNORECASE)
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    return {name.lower(): unescape(value.strip("\"'"))
+            for name, value in _ATTR.findall(tag)}
+
+
+def _local_file(url: str, base_dir: Path, roots: list[Path]) -> Path | None:
+    """The file ``url`` (relative to ``base_dir``) names, if it lies under ``roots``."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        return None
+    path = Path(unquote(parts.path))
+    resolved = (path if path.is_absolute() else base_dir / path).resolve()
+    if not any(resolved.is_relative_to(root) for root in roots) or not resolved.is_file():
+        return None
+    return resolved
+
+
+def _data_url(path: Path) -> str:
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _inline_css(css: str, base_dir: Path, roots: list[Path]) -> str:
+    """``css`` with local ``url()``s as data URLs; fonts dropped, anything else emptied."""
+    css = _FONT_FACE.sub("", css)
+
+    def url(match: re.Match) -> str:
+        target = match.group(1).strip("\"'")
+        if target.startswith("data:"):
+            return match.group(0)
+        found = _local_file(target, base_dir, roots)
+        return f'url("{_data_url(found)}")' if found is not None else "none"
+
+    # "</" cannot end the <style> element early (CSS never needs it outside a string).
+    return _CSS_URL.sub(url, css).replace("</", "<\\/")
+
+
+def standalone_html(html: str, *, base_dir: str | os.PathLike,
+                    roots: list[str | os.PathLike]) -> str:
+    """``html`` as one self-contained file a browser (or screen reader) opens offline.
+
+    The same document the PDF is rendered from: ``<link rel="stylesheet">``
+    becomes an inline ``<style>`` (read with the PDF's rules: relative to
+    ``base_dir``, only under ``roots``), local images become ``data:`` URLs,
+    ``@font-face`` rules are dropped (the reader's fonts stand in for the
+    template's), other links to files are removed, and a Content-Security-Policy
+    forbids the browser any fetch. Nothing in it refers to this machine.
+    """
+    base, allowed = Path(base_dir).resolve(), [Path(r).resolve() for r in roots]
+
+    def link(match: re.Match) -> str:
+        attrs = _attributes(match.group(0))
+        if "stylesheet" not in attrs.get("rel", "").lower().split():
+            return ""  # attachments, icons, preloads: nothing outside the file
+        found = _local_file(attrs.get("href", ""), base, allowed)
+        if found is None:
+            return ""
+        css = _inline_css(found.read_text(encoding="utf-8"), found.parent, allowed)
+        media = attrs.get("media")
+        return (f'<style media="{media}">' if media and re.fullmatch(r"[\w ,()-]+", media)
+                else "<style>") + f"\n{css}\n</style>"
+
+    def image(match: re.Match) -> str:
+        src = unescape(match.group(2).strip("\"'"))
+        if src.startswith("data:"):
+            return match.group(0)
+        found = _local_file(src, base, allowed)
+        return match.group(1) + (f'"{_data_url(found)}"' if found is not None else '""')
+
+    out = _IMG_SRC.sub(image, _LINK.sub(link, html))
+    head = (f'\n  <meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+            f"\n  <style>{_SCREEN_CSS}</style>")
+    found = _CHARSET.search(out) or _HEAD.search(out)
+    return (out[:found.end()] + head + out[found.end():]) if found else head + out
+
+
+def write_html(html: str, target: str, base_dir: str, roots: list[str]) -> str:
+    """Write the standalone copy of ``html`` to ``target`` (whole or not at all); its sha256."""
+    atomic_write_text(target, standalone_html(html, base_dir=base_dir, roots=roots))
+    return sha256_of(target)

@@ -343,7 +343,7 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
 
     inputs = {name: r.sha256 for name, r in data.reports.items()}
     core = params.model_dump(exclude={"out", "workers", "executor", "notebooks", "packs",
-                                      "scorecards", "timeout", "deliver"})
+                                      "scorecards", "timeout", "deliver", "html"})
     base_fp = _digest(inputs, core, version("cxreports"))
     jobs = plan_run_jobs(params, analysis) if params.notebooks else []
     report_keys = {kind: REPORT_KINDS[kind].keys(analysis) for kind in REPORT_KINDS
@@ -357,10 +357,11 @@ def _steps(run: _Run, data, validate_seconds: float) -> RunOutcome:
             run.write_manifest(data, analysis, None)
         # 3 and 4. packs and scorecards
         templates_fp = _folder_digest(template_dir())
+        # html only where it is asked for: a run without it keeps earlier fingerprints
+        reports_fp = _digest(base_fp, templates_fp, *(["html"] if params.html else []))
         for kind, keys in report_keys.items():
             run.stop.check()  # a stop swallowed by a library in the step before
-            _reports_step(run, analysis, journal, _digest(base_fp, templates_fp),
-                          executor, kind, keys)
+            _reports_step(run, analysis, journal, reports_fp, executor, kind, keys)
             run.write_manifest(data, analysis, None)
 
     # 5. tables
@@ -432,6 +433,8 @@ def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: 
         entry = {"step": kind, "key": result.key, "status": result.status,
                  "path": run.rel(result.path), "sha256": result.sha256,
                  "seconds": result.seconds, "fingerprint": fingerprint, "error": result.error,
+                 "extra": [[run.rel(result.html_path), result.html_sha256]]
+                 if result.html_path and result.html_sha256 else [],
                  "agents": [str(a) for a in made_for.get(result.key, [])]}
         run.record(entry, journal)
         step.advance(f"{result.key} ({result.seconds:.1f}s)" + (
@@ -440,7 +443,8 @@ def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: 
     with progress_step(kind, len(todo), console=run.console) as step:
         if todo:
             render_reports(kind, analysis, run.out, keys=todo, executor=executor,
-                           max_pending=2 * max(run.params.workers, 2), on_done=done)
+                           max_pending=2 * max(run.params.workers, 2), on_done=done,
+                           html=run.params.html)
     run.steps[kind] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
                        "kept": len(keys) - len(todo)}
 

@@ -159,6 +159,8 @@ class RunParams(BaseModel):
     scorecards: bool = True
     executor: str = "local"
     workers: int = Field(default=2, ge=1, le=64)
+    html: bool = Field(default=False, description="also a standalone HTML copy of each "
+                       "report: OUT/packs/<supervisor_id>.html, OUT/scorecards/<vendor>.html")
     timeout: float | None = Field(default=None, gt=0, description="minutes; when reached the "
                                   "run stops as on SIGTERM (exit 124); none by default")
     encoding: str = Field(default="utf-8", description="of CSV sources: utf-8 (with or without "

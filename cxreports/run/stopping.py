@@ -132,10 +132,11 @@ def _watch_parent(parent_pid: int) -> None:
 def remove_leftovers(out: str | os.PathLike) -> None:
     """Remove what a stopped or killed run left in ``out``.
 
-    That is the notebooks' snapshot and its staging folders (``.snapshot*``)
-    and half-written files (atomic-write temporaries) in ``out`` and its
-    subfolders. Only for a folder no other process writes to: the run's
-    lock, or after this process's workers have ended.
+    That is the notebooks' snapshot and its staging folders (``.snapshot*``),
+    the reports' (``<kind>/.snapshot*``), and half-written files
+    (atomic-write temporaries) in ``out`` and its subfolders. Only for a
+    folder no other process writes to: the run's lock, or after this
+    process's workers have ended.
     """
     # Imported here: this module is loaded by every render worker, which
     # must not pay for pandas and DuckDB (data.snapshots imports both).
@@ -144,7 +145,7 @@ def remove_leftovers(out: str | os.PathLike) -> None:
     out = Path(out)
     if not out.is_dir():
         return
-    for path in out.glob(f"{SNAPSHOT_FOLDER}*"):
+    for path in [*out.glob(f"{SNAPSHOT_FOLDER}*"), *out.glob(f"*/{SNAPSHOT_FOLDER}*")]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
     for folder in [out, *(p for p in out.iterdir() if p.is_dir())]:
