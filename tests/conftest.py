@@ -116,6 +116,28 @@ def analysis(default_source):
     return Analysis.from_source(default_source, period="2026-10")
 
 
+@pytest.fixture(scope="session")
+def mover(truth):
+    """An agent who moved team in the sample's last month."""
+    last = truth["months"][-1]
+    return next(m for m in truth["movers"] if m["on"].startswith(last))
+
+
+@pytest.fixture(scope="session")
+def rendered(analysis, mover, tmp_path_factory):
+    """Three packs (the mover's old and new teams, S05) and every scorecard of the
+    default sample, as PDFs: ``(out, {supervisor: result}, {vendor: result})``."""
+    from cxreports.reports.batch import render_packs, render_scorecards
+    from cxreports.run.executors import open_executor
+
+    out = tmp_path_factory.mktemp("reports")
+    supervisors = sorted({mover["from_supervisor"], mover["to_supervisor"], "S05"})
+    with open_executor("local", 2) as executor:
+        packs = render_packs(analysis, out, supervisors=supervisors, executor=executor)
+        cards = render_scorecards(analysis, out, executor=executor)
+    return out, {r.key: r for r in packs}, {r.key: r for r in cards}
+
+
 # --------------------------------------------------------------------------- subprocesses
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -11,11 +12,14 @@ import pytest
 
 from cxreports.core.errors import UnusableInputError
 from cxreports.core.files import sha256_of
-from cxreports.reports.display import TABLE_MIME
+from cxreports.reports import display as display_module
+from cxreports.reports.display import TABLE_MIME, readable_table, show_table, top_n_note
 from cxreports.run.notebooks import (
     SHARED_PARAMETERS,
     NotebookJob,
+    _export_html,
     check_parameters,
+    html_title,
     list_notebooks,
     notebook_dir,
     plan_notebook_jobs,
@@ -74,6 +78,45 @@ def _tables(path: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+_DEFAULT_ALT = "No description has been provided for this image"
+
+
+def _shown_headers(path: Path) -> dict[str, list[str]]:
+    """Table name -> the column headers its shown HTML has."""
+    nb = nbformat.read(path, as_version=4)
+    shown = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if TABLE_MIME in data:
+                shown[data[TABLE_MIME]["name"]] = re.findall(r"<th>(.*?)</th>",
+                                                             data["text/html"])
+    return shown
+
+
+def check_readable_notebook(ipynb: Path, html: Path, *, group: str, month: str) -> None:
+    """What an analyst shares: a titled HTML copy whose every figure has its own alt
+    text, and shown tables without raw snake_case column names (the attached records
+    keep them). Also run by hand on scratch outputs."""
+    text = html.read_text(encoding="utf-8")
+    [title] = re.findall(r"<title>(.*?)</title>", text, flags=re.S)
+    assert title.strip() != "Notebook" and group in title and month in title, title
+    images = re.findall(r"<img\b[^>]*>", text)
+    assert len(images) == _figures(ipynb) >= 1
+    for image in images:
+        alt = re.search(r'alt="([^"]*)"', image)
+        assert alt and alt.group(1).strip() and alt.group(1) != _DEFAULT_ALT, image[-200:]
+    headers = _shown_headers(ipynb)
+    tables = _tables(ipynb)
+    assert headers.keys() == tables.keys()
+    for name, columns in headers.items():
+        raw = [c for c in columns if _SNAKE.match(c) or c in {"q_value", "n_obs"}]
+        assert not raw, (ipynb.name, name, raw)
+        if columns and not tables[name].empty:  # an empty table shows its reason instead
+            assert len(columns) <= tables[name].shape[1], (name, columns)
+
+
 def _figures(path: Path) -> int:
     nb = nbformat.read(path, as_version=4)
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
@@ -103,6 +146,18 @@ def test_every_notebook_runs_for_a_site_and_a_vendor(demo_notebooks):
         assert ipynb.exists() and (out / html).exists()
         assert _figures(ipynb) >= 1, name
         assert len(_tables(ipynb)) >= 1, name
+
+
+@pytest.mark.slow
+def test_shared_copies_are_readable(demo_notebooks):
+    for (_, group), (entry, out) in demo_notebooks.items():
+        [[html, _]] = entry["extra"]
+        check_readable_notebook(out / entry["path"], out / html, group=group,
+                                month="October 2026")
+    entry, out = demo_notebooks[("driver_analysis", "Harbor BPO")]
+    assert {"q_value", "n_obs", "relative_weight"} <= set(_tables(out / entry["path"])["drivers"])
+    assert {"q (FDR-adjusted)", "Contacts"} <= set(
+        _shown_headers(out / entry["path"])["drivers"])
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +213,14 @@ def test_numbers_shown_equal_the_library(demo_notebooks, wheel_demo, default_sou
     expected = analysis.qa_form_audit(group_by="site", group="Lisbon")
     assert list(shown["recommendation"]) == list(expected["recommendation"])
 
+    # Shown as "77%" and "379", attached as the library's raw numbers.
+    entry, out = demo_notebooks[("coaching_effectiveness", "Harbor BPO")]
+    shown = _tables(out / entry["path"])["coaching_coverage"]
+    team = analysis.group_members("vendor", "Harbor BPO")["supervisor_id"]
+    expected = analysis.coaching_coverage
+    expected = expected[expected["supervisor_id"].isin(set(team))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(shown, expected, check_dtype=False, rtol=1e-12)
+
 
 @pytest.mark.slow
 def test_cli_notebooks_runs_params_file(small_source, tmp_path):
@@ -183,3 +246,62 @@ def test_cli_notebooks_refuses_bad_params(tmp_path):
     params.write_text("source: ''\nperiod: 2026-10\nout: x\nnotebooks: [nope]\n")
     result = invoke_cli("notebooks", params)
     assert result.exit_code == 2 and "notebook 'nope' not found" in result.stderr
+
+
+def test_readable_table_labels_and_formats_only_what_is_shown(monkeypatch):
+    frame = pd.DataFrame({
+        "behavior_id": ["empathy", "use_name"], "coverage": [0.6, 0.125],
+        "minutes": [323.0, 12.0], "estimate": [0.05, float("nan")],
+        "ci_low": [0.01, float("nan")], "q_value": [0.0004, 0.2], "n_obs": [1713, 12],
+        "verdict": ["driver", "insufficient_data"]})
+    labels = {"empathy": "Acknowledges feelings", "use_name": "Uses the name"}
+    shown = readable_table(frame, labels=labels, kpi="fcr")
+    assert list(shown.columns) == ["Behaviour", "Coverage", "Coaching minutes (sessions)",
+                                   "Effect", "95% CI low", "q (FDR-adjusted)", "Contacts",
+                                   "Verdict"]
+    assert shown.iloc[0].tolist() == ["Acknowledges feelings", "60%", "323", "+5.0 pts",
+                                      "+1.0 pts", "<0.001", "1,713", "proven driver"]
+    assert shown.iloc[1].tolist()[-1] == "not enough data"
+    assert readable_table(frame[["estimate"]], kpi="csat").iloc[0, 0] == "+0.05"
+
+    bundles = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: bundles.append(obj))
+    show_table(frame, "t", labels=labels, kpi="fcr")
+    show_table(frame.iloc[:0], "none", empty="no coaching this month")
+    payload = bundles[0][TABLE_MIME]
+    assert payload["columns"] == list(frame.columns)  # raw names and numbers attached
+    assert payload["records"][0]["minutes"] == 323.0 and payload["records"][0]["q_value"] == 4e-4
+    assert "q_value" not in bundles[0]["text/html"] and "323.000" not in bundles[0]["text/html"]
+    assert "no coaching this month" in bundles[1]["text/plain"]
+    assert bundles[1][TABLE_MIME]["records"] == []
+    with pytest.raises(ValueError, match="alt text"):
+        display_module.show_figure(None, alt=" ")
+
+
+def test_top_n_note_says_why_the_top_is_smaller():
+    assert top_n_note(20, 6, 6, what="behaviours") == "Top 20 asked; 6 behaviours have " \
+        "enough data, so the top is 6."
+    assert "no top is compared" in top_n_note(20, 2, 8, minimum=10)
+
+
+def test_html_copy_has_title_and_alt(tmp_path):
+    import base64
+
+    from cxreports.reports.charts import figure_png, plot_trend_lines
+
+    png = figure_png(plot_trend_lines(pd.DataFrame({"period": ["2026-09", "2026-10"],
+                                                    "value": [0.2, 0.3], "behavior_id": "a"})))
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Which behaviours drive the KPI here?\n\nText."),
+        nbformat.v4.new_code_cell("show_figure(ax, alt=...)", outputs=[
+            nbformat.v4.new_output("display_data",
+                                   data={"image/png": base64.b64encode(png).decode()},
+                                   metadata={"image/png": {"alt": "Adoption by month"}})])])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert html_title(nb, "Harbor BPO", "2026-10") == \
+        "Which behaviours drive the KPI here? — Harbor BPO, October 2026"
+    text = _export_html(path, tmp_path / "n.html", group="Harbor BPO", period="2026-10") \
+        .read_text(encoding="utf-8")
+    assert "<title>Which behaviours drive the KPI here? — Harbor BPO, October 2026</title>" in text
+    assert 'alt="Adoption by month"' in text and _DEFAULT_ALT not in text

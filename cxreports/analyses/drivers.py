@@ -91,6 +91,7 @@ __all__ = [
     "compute_drivers",
     "compute_heterogeneity",
     "drivers_for",
+    "fcr_adjusted_intervals",
 ]
 
 
@@ -535,3 +536,44 @@ def compare_to_reference(drivers: pd.DataFrame, *, reference: str) -> pd.DataFra
         ["insufficient_data", "reverses", "weaker", "holds"], default="not_shown")
     return merged[["kpi", "behavior_id", "group", "reference_estimate", "estimate", "ci_low",
                    "ci_high", "verdict", "status"]].reset_index(drop=True)
+
+
+def fcr_adjusted_intervals(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Intervals drawn the way the verdicts are decided: FCR-adjusted for the BH selection.
+
+    A verdict rests on the Benjamini-Hochberg q-value across the behaviours of one
+    group and KPI, not on the unadjusted 95% interval; the two disagree for an
+    estimate whose interval just excludes zero. Benjamini & Yekutieli's
+    false-coverage-rate intervals at level ``1 - R * alpha / m`` (``R`` of the
+    ``m`` tested behaviours named, at least one) exclude zero exactly when the
+    q-value is at most ``alpha``, so a chart can draw them beside the verdicts.
+    They use the fit's own t quantile (``n_agents - 1`` degrees of freedom, one
+    cluster per agent, as :func:`compute_drivers`).
+
+    Reference: Benjamini, Y. & Yekutieli, D. (2005). False discovery rate-adjusted
+    multiple confidence intervals for selected parameters. JASA 100(469), 71-81.
+
+    Returns
+    -------
+    DataFrame
+        ``drivers`` with ``adj_low``, ``adj_high`` and ``adj_level`` (the
+        coverage of each group and KPI's adjusted intervals) added.
+    """
+    out = drivers.copy()
+    out["adj_low"], out["adj_high"], out["adj_level"] = np.nan, np.nan, np.nan
+    if out.empty:
+        return out
+    keys = [c for c in ("group_by", "group", "kpi") if c in out]
+    for _, part in out.groupby(keys, sort=False) if keys else [(None, out)]:
+        tested = part["p_value"].notna()
+        m = int(tested.sum())
+        if not m:
+            continue
+        named = int((part.loc[tested, "q_value"] <= alpha).sum())
+        level = 1 - max(named, 1) * alpha / m
+        df = (part["n_agents"] - 1).clip(lower=1)
+        half = st.t.ppf(1 - (1 - level) / 2, df) * part["std_error"]
+        out.loc[part.index, "adj_low"] = part["estimate"] - half
+        out.loc[part.index, "adj_high"] = part["estimate"] + half
+        out.loc[part.index, "adj_level"] = level
+    return out

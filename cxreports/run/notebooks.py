@@ -26,6 +26,7 @@ from rich.console import Console
 from ..analyses.analysis import Analysis
 from ..core.errors import Interrupted, UnusableInputError
 from ..core.files import atomic_path, safe_filename
+from ..core.periods import month_name
 from ..core.resources import notebook_dir as kit_notebook_dir
 from ..data.snapshots import SNAPSHOT_FOLDER
 from ..data.sources import resolve_source
@@ -38,6 +39,7 @@ __all__ = [
     "NotebookResult",
     "SHARED_PARAMETERS",
     "check_parameters",
+    "html_title",
     "list_notebooks",
     "notebook_dir",
     "notebook_parameters",
@@ -170,12 +172,56 @@ def _failed_cell(path: Path) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _export_html(ipynb: Path, target: Path) -> Path:
+#: JupyterLab's HTML template with each PNG's ``alt`` from its output's metadata
+#: (:func:`cxreports.reports.display.show_figure` puts it there); the lab
+#: template writes none, and nbconvert then says "No description has been provided".
+_HTML_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+{%- if 'image/png' in output.metadata.get('filenames', {}) %}
+<img src="{{ output.metadata.filenames['image/png'] | posix_path | escape_html }}"
+{%- else %}
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- endif %}
+{%- set alttext=(output | get_metadata('alt', 'image/png')) or (cell | get_metadata('alt')) -%}
+{%- if alttext %}
+alt="{{ alttext | escape_html }}"
+{%- endif %}
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %}
+width={{ width | escape_html }}
+{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %}
+height={{ height | escape_html }}
+{%- endif %}
+>
+</div>
+{%- endblock data_png %}
+"""
+
+
+def html_title(nb, group: str = "", period: str = "") -> str:
+    """The HTML copy's title: the notebook's first heading, then the group and month
+    ("Which behaviours drive the KPI here? — Harbor BPO, October 2026")."""
+    heading = next((line.lstrip("#").strip() for cell in nb.cells
+                    if cell.cell_type == "markdown" for line in cell.source.splitlines()
+                    if line.startswith("#")), "")
+    where = ", ".join(x for x in (group, month_name(period) if period else "") if x)
+    return " — ".join(x for x in (heading or "cxreports notebook", where) if x)
+
+
+def _export_html(ipynb: Path, target: Path, *, group: str = "", period: str = "") -> Path:
+    """The executed notebook as HTML, titled :func:`html_title`, figures with their alt."""
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nbformat.read(ipynb, as_version=4))
+    nb = nbformat.read(ipynb, as_version=4)
+    exporter = HTMLExporter(template_name="lab", template_file="cxreports.html.j2",
+                            extra_loaders=[DictLoader({"cxreports.html.j2": _HTML_TEMPLATE})])
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": html_title(nb, group, period)}})
     with atomic_path(target) as tmp:
         tmp.write_text(body, encoding="utf-8")
     return target
@@ -218,7 +264,9 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                 # The HTML copy first, then the notebook takes its name: a job stopped
                 # midway leaves temporary files (removed later), not half an item.
                 try:
-                    result.html = str(_export_html(tmp, target.with_suffix(".html")))
+                    result.html = str(_export_html(
+                        tmp, target.with_suffix(".html"), group=job.group,
+                        period=str(job.parameters.get("period", ""))))
                 except Exception as exc:  # a convenience; the .ipynb is the record
                     html_failed = f" (HTML export failed: {exc})"
             result.ipynb = str(target)
