@@ -55,6 +55,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("cxreports")
+#: Reports in a batch from which workers build whole reports from a snapshot
+#: (below it each worker's start-up, importing the kit, opening the snapshot
+#: and rebuilding the per-report analyses, costs more than the model building
+#: it takes off the parent).
+SHARE_FROM = 40
 
 
 @dataclass
@@ -188,6 +193,7 @@ def _render_all(
     on_done: Callable[[ReportResult], None] | None,
     lang: str,
     html: bool,
+    share_from: int,
 ) -> list[ReportResult]:
     keys = [str(k) for k in keys]
     folder = out / REPORT_KINDS[kind].name
@@ -225,7 +231,10 @@ def _render_all(
     # shares), reports are built here and only rendered on the executor; then the
     # analysis is saved and workers make whole reports. An analysis that cannot
     # be saved (one read from a snapshot itself) keeps to the first way.
-    can_share = hasattr(analysis.data, "write_parquet")
+    # A month of a few reports is quicker the first way: each worker would
+    # otherwise import the kit, open the snapshot and rebuild the per-report
+    # analyses (seconds each) to save a second of model building a report.
+    can_share = hasattr(analysis.data, "write_parquet") and len(keys) >= share_from
     shared: _Shared | None = None
     try:
         for key in keys:
@@ -320,6 +329,7 @@ def render_reports(
     on_done: Callable[[ReportResult], None] | None = None,
     lang: str = "en",
     html: bool = False,
+    share_from: int = SHARE_FROM,
 ) -> list[ReportResult]:
     """One ``OUT/<kind>/<key>.pdf`` per key (all keys with agents in the month by default).
 
@@ -330,12 +340,14 @@ def render_reports(
     report, at most ``max_pending`` queued at once; without it, reports are
     made one by one in this process. ``html``: also ``OUT/<kind>/<key>.html``,
     a standalone copy for browsers and screen readers. Results come in the
-    order of ``keys``.
+    order of ``keys``. Workers build whole reports from a snapshot of the
+    analysis only from ``share_from`` reports up (:data:`SHARE_FROM`); below
+    that the models are built here and the workers render.
     """
     spec = REPORT_KINDS[kind]
     return _render_all(spec.name, analysis, keys or spec.keys(analysis), Path(out),
                        templates=templates, executor=executor, max_pending=max_pending,
-                       on_done=on_done, lang=lang, html=html)
+                       on_done=on_done, lang=lang, html=html, share_from=share_from)
 
 
 def render_packs(analysis: Analysis, out: str | os.PathLike, *,
