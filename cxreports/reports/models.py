@@ -184,6 +184,15 @@ def _number(value, kpi: str, digits: int | None = None) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _rounding_keeps_reach(low: float, target: float, high: float, scale: float,
+                          digits: int) -> bool:
+    """Whether ``low..high`` printed with ``digits`` decimals (after ``scale``) reaches
+    ``target`` exactly when the real interval does (packs and scorecards share the rule)."""
+    shown = round(low * scale, digits) <= round(target * scale, digits) \
+        <= round(high * scale, digits)
+    return shown == (low <= target <= high)
+
+
 def _range_text(row: dict) -> str | None:
     """A KPI's 95% range as text ("3.35–3.74"), given one or two more decimals where
     rounding would make it reach a target its status says it misses (or the reverse)."""
@@ -195,10 +204,8 @@ def _range_text(row: dict) -> str | None:
     digits = None
     if target is not None and row.get("status") in ("red", "amber", "green"):
         scale = 100.0 if spec.is_share else 1.0
-        reaches = low <= target <= high
         for d in (base, base + 1, base + 2):
-            shown = round(low * scale, d) <= round(target * scale, d) <= round(high * scale, d)
-            if shown == reaches:
+            if _rounding_keeps_reach(low, target, high, scale, d):
                 digits = None if d == base else d
                 break
         else:
@@ -790,8 +797,7 @@ def _shown_digits(row: dict) -> int:
     for d in (base, base + 1, base + 2):
         ok = True
         if target is not None and low is not None and high is not None:
-            ok &= (round(low * scale, d) <= round(target * scale, d) <= round(high * scale, d)) \
-                == (low <= target <= high)
+            ok &= _rounding_keeps_reach(low, target, high, scale, d)
         if d_low is not None and d_high is not None:
             ok &= (round(d_low * scale, d) <= 0 <= round(d_high * scale, d)) \
                 == (d_low <= 0 <= d_high)
