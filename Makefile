@@ -7,7 +7,7 @@ OUT    ?= outputs/demo
 # pytest-xdist workers for make test: the suite's CPU work fits two cores.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-fast bench lab lint setup check-pango clean
+.PHONY: demo test test-fast bench lab lint setup check-pango check-chromium clean
 
 setup: $(STAMP)
 
@@ -26,14 +26,27 @@ check-pango:
 	@$(PYTHON) -c "import ctypes.util as u, sys; sys.exit(0 if u.find_library('harfbuzz-subset') else 1)" \
 	 || echo "note (optional, speed only): PDFs render about twice as fast with HarfBuzz-Subset: sudo apt-get install libharfbuzz-subset0"
 
+# The browser test opens a pack in Debian's Chromium. Installed here, before pytest
+# starts, not by the test midway: Chromium brings HarfBuzz-Subset, and a PDF
+# rendered before and one after that library appears differ in their font bytes.
+check-chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+	 || { echo "installing Debian's chromium for the browser test"; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y -q chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser test will be skipped"; }
+	@command -v chromium >/dev/null 2>&1 \
+	 || echo "note: without Chromium (sudo apt-get install chromium) the browser test is skipped"
+
 demo: $(STAMP)
 	$(BIN)/cxreports demo --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) check-chromium
 	$(BIN)/ruff check cxreports tests benchmarks notebooks scripts
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) check-chromium
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 bench: $(STAMP)

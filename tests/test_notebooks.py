@@ -305,3 +305,36 @@ def test_html_copy_has_title_and_alt(tmp_path):
         .read_text(encoding="utf-8")
     assert "<title>Which behaviours drive the KPI here? — Harbor BPO, October 2026</title>" in text
     assert 'alt="Adoption by month"' in text and _DEFAULT_ALT not in text
+
+
+def _tiny_notebook(path: Path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell("group = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, path)
+
+
+def test_a_kept_kernel_starts_each_notebook_afresh(tmp_path):
+    from cxreports.run.notebooks import KERNELS
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    # The first leaves a name behind and says which kernel ran it; the second
+    # must not see the name, in the same kernel, counting cells from 1 again.
+    _tiny_notebook(folder / "first.ipynb",
+                   "import os\nleft_behind = 1\nprint(os.getpid())")
+    _tiny_notebook(folder / "second.ipynb",
+                   "import os\nprint(os.getpid())\nprint(left_behind)")
+    jobs = [NotebookJob(name, {"group": "x"}, str(tmp_path / "out"), "site", "x",
+                        folder=str(folder)) for name in ("first", "second")]
+    first, second = run_notebooks(jobs, workers=1)
+    assert first.status == "ok", first.error
+    assert second.status == "failed" and "NameError" in second.error
+    cells = [nbformat.read(r.ipynb, as_version=4).cells for r in (first, second)]
+    pids = [c[-1].outputs[0]["text"].split()[0] for c in cells]
+    assert pids[0] == pids[1]  # one kernel ran both
+    assert [c.execution_count for c in cells[1] if c.cell_type == "code"] == [1, 2, 3]
+    assert len(KERNELS) == 0  # and it is gone with the batch

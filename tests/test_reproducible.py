@@ -4,8 +4,11 @@ The two processes run with ``SOURCE_DATE_EPOCH`` values ten hours apart on
 the same day (the day a report says it was made on), so a time taken from the
 clock or the environment, or a random id, would show up as a difference even
 if both renders fall in the same second.
-Nothing here needs HarfBuzz-Subset: without it WeasyPrint subsets fonts with
-fontTools, the path that used to stamp the time into the PDF.
+Both processes subset fonts with fontTools, as WeasyPrint does on a machine
+without HarfBuzz-Subset: the path that used to stamp the time into the PDF,
+tested here whether or not this machine has the library (Chromium brings it).
+The HarfBuzz path is compared across processes by the runs in
+``test_monthly_run.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from cxreports.reports.rendering import render_pdf, template_dir
 _CHILD = textwrap.dedent("""
     import json, sys
     from pathlib import Path
+    import weasyprint.pdf.fonts
+    weasyprint.pdf.fonts.harfbuzz_subset = None  # fontTools, as without the library
     from cxreports.analyses.analysis import Analysis
     from cxreports.reports.batch import render_packs
     from cxreports.reports.models import build_coaching_pack

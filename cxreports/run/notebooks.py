@@ -8,11 +8,21 @@ Parameters are checked before a kernel starts: papermill only warns about a
 name the notebook does not declare, we refuse it, and a value must have the
 type the notebook's ``parameters`` cell annotates. A kernel that fails to
 start is retried; several notebooks run at once in separate processes.
+
+A process keeps its kernel from one notebook to the next (:class:`KeptKernels`):
+starting a kernel and importing pandas, statsmodels and matplotlib in it costs
+more than most notebooks' own work. Between notebooks the kernel is reset as
+a fresh one would be (empty namespace, execution count 1, figures closed), so
+a notebook that runs here runs the same in JupyterLab.
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing.util
 import os
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -35,6 +45,7 @@ from .params import RunParams
 from .progress import progress_step
 
 __all__ = [
+    "KeptKernels",
     "NotebookJob",
     "NotebookResult",
     "SHARED_PARAMETERS",
@@ -88,9 +99,7 @@ def notebook_path(name: str, folder: Path | None = None) -> Path:
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
     """The notebook's declared parameters: name -> papermill's description (type, default)."""
-    import papermill as pm
-
-    return pm.inspect_notebook(str(path))
+    return _import_papermill().inspect_notebook(str(path))
 
 
 def check_parameters(path: Path, values: dict) -> None:
@@ -130,6 +139,8 @@ class NotebookJob:
     timeout: int = 1800
     retries: int = 2
     folder: str | None = None
+    #: Run in this process's kept kernel (reset first) rather than a new one.
+    keep_kernel: bool = True
 
     @property
     def stem(self) -> str:
@@ -227,6 +238,211 @@ def _export_html(ipynb: Path, target: Path, *, group: str = "", period: str = ""
     return target
 
 
+
+# --------------------------------------------------------------------------- kept kernels
+
+#: Runs in a kept kernel between two notebooks: what a new kernel would not have goes.
+_RESET = """\
+_pyplot = __import__("sys").modules.get("matplotlib.pyplot")
+if _pyplot is not None:
+    _pyplot.close("all")
+get_ipython().reset(new_session=True)
+__import__("gc").collect()
+"""
+
+
+class KeptKernels:
+    """Kernels a process keeps between notebooks, one per kernel name and folder.
+
+    :meth:`take` hands out an idle kernel (or ``None``); :meth:`give_back`
+    resets a kernel that ran a notebook and keeps it for ``idle_seconds``, so
+    the notebooks of one batch share it and a finished batch's kernels go
+    soon after (a run's workers go on to render packs). A kernel whose
+    notebook timed out or died, or that does not reset, is shut down instead.
+    All kernels go when the process ends: :meth:`close` runs at exit, in
+    worker processes too, and a kernel already exits when its parent does
+    (see :mod:`cxreports.run.stopping`).
+    """
+
+    def __init__(self, idle_seconds: float = 5.0) -> None:
+        self.idle_seconds = idle_seconds
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, str], tuple[object, threading.Timer]] = {}
+        self._hooked = False
+
+    def take(self, kernel_name: str, folder: str):
+        """An idle kernel for ``kernel_name`` started in ``folder``, or ``None``."""
+        with self._lock:
+            entry = self._idle.pop((kernel_name, folder), None)
+        if entry is None:
+            return None
+        entry[1].cancel()
+        return entry[0] if entry[0].is_alive() else None
+
+    def start(self, kernel_name: str, folder: str):
+        """A new kernel (a ``jupyter_client`` ``KernelManager``), started in ``folder``."""
+        from jupyter_client.manager import KernelManager
+
+        with self._lock:
+            if not self._hooked:  # at exit, in the main process and in pool workers
+                atexit.register(self.close)
+                multiprocessing.util.Finalize(None, self.close, exitpriority=10)
+                self._hooked = True
+        manager = KernelManager(kernel_name=kernel_name)
+        manager.start_kernel(cwd=folder)
+        return manager
+
+    def give_back(self, kernel_name: str, folder: str, manager) -> None:
+        """Reset ``manager`` and keep it, or shut it down if it does not reset."""
+        if not _reset(manager):
+            _shutdown(manager)
+            return
+        key = (kernel_name, folder)
+        timer = threading.Timer(self.idle_seconds, self._expire, (key, manager))
+        timer.daemon = True
+        with self._lock:
+            old = self._idle.pop(key, None)
+            self._idle[key] = (manager, timer)
+        timer.start()
+        if old is not None:
+            old[1].cancel()
+            _shutdown(old[0])
+
+    def close(self) -> None:
+        """Shut down every idle kernel now."""
+        with self._lock:
+            entries = list(self._idle.values())
+            self._idle.clear()
+        for manager, timer in entries:
+            timer.cancel()
+            _shutdown(manager)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def _expire(self, key: tuple[str, str], manager) -> None:
+        with self._lock:
+            if self._idle.get(key, (None,))[0] is not manager:
+                return  # taken meanwhile
+            del self._idle[key]
+        _shutdown(manager)
+
+
+def _reset(manager, timeout: float = 60) -> bool:
+    client = manager.client()
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=timeout)
+        msg_id = client.execute(_RESET, silent=True, store_history=False)
+        reply = client.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = client.get_shell_msg(timeout=timeout)
+        return reply["content"]["status"] == "ok"
+    except Exception:  # a kernel that does not answer is not kept
+        return False
+    finally:
+        client.stop_channels()
+
+
+def _shutdown(manager) -> None:
+    with suppress(Exception):  # already gone is fine
+        manager.shutdown_kernel(now=True)
+
+
+#: This process's kept kernels.
+KERNELS = KeptKernels()
+
+
+def _kept_kernel_engine():
+    """papermill's nbclient engine, run on a kernel it is given and leaves running.
+
+    nbclient leaves a given kernel running but also its client's channels (a
+    thread and sockets per notebook); this engine closes them.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class KeptKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = PapermillNotebookClient(nb_man, **merge_kwargs(
+                kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logger, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file))
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register("cxreports-kept-kernel", KeptKernelEngine)
+    return "cxreports-kept-kernel"
+
+
+def _import_papermill():
+    """papermill, without the 2-second import jsonschema makes for IRI checks.
+
+    jsonschema imports ``rfc3987_syntax`` (installed with Jupyter) to check the
+    "iri" format, and that package builds its grammar on import: about 2 CPU
+    seconds in every process that reads a notebook
+    (python-jsonschema/jsonschema#1392). Notebook files use no such format;
+    if nothing in this process has imported it yet, it stays unimported.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+        try:
+            import jsonschema  # noqa: F401  (with the IRI check left out)
+        finally:
+            if sys.modules.get("rfc3987_syntax", False) is None:
+                del sys.modules["rfc3987_syntax"]
+    import papermill
+
+    return papermill
+
+
+def _kernel_name(job: NotebookJob, source: Path) -> str:
+    if job.kernel_name:
+        return job.kernel_name
+    import json
+
+    spec = json.loads(source.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec")
+    return (spec or {}).get("name") or "python3"
+
+
+def _execute(job: NotebookJob, source: Path, target: Path, folder: Path) -> None:
+    """papermill on ``source`` into ``target``, in a kept kernel when the job allows."""
+    pm = _import_papermill()
+    from papermill.exceptions import PapermillExecutionError
+
+    options = dict(parameters=job.parameters, progress_bar=False,
+                   execution_timeout=job.timeout, cwd=str(folder), report_mode=False,
+                   log_output=False)
+    if not job.keep_kernel:
+        pm.execute_notebook(str(source), str(target), kernel_name=job.kernel_name, **options)
+        return
+    name = _kernel_name(job, source)
+    manager = KERNELS.take(name, str(folder)) or KERNELS.start(name, str(folder))
+    keep = False
+    try:
+        pm.execute_notebook(str(source), str(target), kernel_name=name,
+                            engine_name=_kept_kernel_engine(), km=manager, **options)
+        keep = True
+    except PapermillExecutionError:
+        keep = True  # a cell raised; the kernel itself is fine
+        raise
+    finally:
+        if keep:
+            KERNELS.give_back(name, str(folder), manager)
+        else:
+            _shutdown(manager)
+
+
 def _kernel_start_failed(exc: BaseException) -> bool:
     text = f"{type(exc).__name__}: {exc}"
     return any(s in text for s in ("Kernel died", "kernel_info", "Kernel didn't respond",
@@ -235,7 +451,7 @@ def _kernel_start_failed(exc: BaseException) -> bool:
 
 def run_notebook(job: NotebookJob) -> NotebookResult:
     """Execute one notebook; never raises for a failing cell (the result says so)."""
-    import papermill as pm
+    _import_papermill()
     from papermill.exceptions import PapermillExecutionError
 
     folder = Path(job.folder) if job.folder else notebook_dir()
@@ -252,11 +468,7 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
         try:
             with atomic_path(target) as tmp:
                 try:
-                    pm.execute_notebook(
-                        str(source), str(tmp), parameters=job.parameters,
-                        kernel_name=job.kernel_name, progress_bar=False,
-                        execution_timeout=job.timeout, cwd=str(folder),
-                        report_mode=False, log_output=False)
+                    _execute(job, source, tmp, folder)
                 except PapermillExecutionError as exc:
                     # Keep the executed notebook: it shows where and why.
                     result.cell = exc.exec_count
@@ -351,8 +563,11 @@ def run_notebooks(
             on_done(result)
 
     if executor is None and (workers <= 1 or len(jobs) <= 1):
-        for i, job in enumerate(jobs):
-            collect(run_notebook(job), i)
+        try:
+            for i, job in enumerate(jobs):
+                collect(run_notebook(job), i)
+        finally:
+            KERNELS.close()  # this process's: nothing outlives the batch
     else:
         with (nullcontext(executor) if executor is not None
               else open_executor("local", workers)) as pool:
