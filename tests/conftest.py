@@ -124,21 +124,25 @@ def mover(truth):
 
 
 @pytest.fixture(scope="session")
-def rendered(analysis, mover, tmp_path_factory):
+def rendered(request, mover, tmp_path_factory):
     """Three packs (the mover's old and new teams, S05) and every scorecard of the
-    default sample, as PDFs: ``(out, {supervisor: result}, {vendor: result})``."""
+    default sample, as PDFs: ``(out, {supervisor: result}, {vendor: result})``.
+    Made once per session (by whichever pytest-xdist worker asks first)."""
     from cxreports.reports.batch import render_packs, render_scorecards
     from cxreports.run.executors import open_executor
 
-    out = tmp_path_factory.mktemp("reports")
-    supervisors = sorted({mover["from_supervisor"], mover["to_supervisor"], "S05"})
-    with open_executor("local", 2) as executor:
-        # share_from=1: the workers build whole reports from a snapshot, as in a
-        # month of hundreds of packs (the demo's few are built in the parent).
-        packs = render_packs(analysis, out, supervisors=supervisors, executor=executor,
-                             share_from=1)
-        cards = render_scorecards(analysis, out, executor=executor, share_from=1)
-    return out, {r.key: r for r in packs}, {r.key: r for r in cards}
+    def make(out: Path):
+        analysis = request.getfixturevalue("analysis")
+        supervisors = sorted({mover["from_supervisor"], mover["to_supervisor"], "S05"})
+        with open_executor("local", 2) as executor:
+            # share_from=1: the workers build whole reports from a snapshot, as in a
+            # month of hundreds of packs (the demo's few are built in the parent).
+            packs = render_packs(analysis, out, supervisors=supervisors, executor=executor,
+                                 share_from=1)
+            cards = render_scorecards(analysis, out, executor=executor, share_from=1)
+        return out, {r.key: r for r in packs}, {r.key: r for r in cards}
+
+    return _once_per_session(_session_folder(tmp_path_factory, "rendered"), make)
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -343,6 +347,14 @@ class _Job:
 _jobs: dict[str, _Job] = {}
 
 
+def _session_folder(factory, name: str) -> Path:
+    """``session-<name>`` in the temporary folder every pytest-xdist worker shares."""
+    shared = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder above every worker's own
+    return shared / f"session-{name}"
+
+
 def _once_per_session(folder: Path, make: Callable[[Path], object]):
     """``make(folder)`` once per test session, whichever process asks first.
 
@@ -368,10 +380,7 @@ def _background(request, name: str) -> _Job:
     if name not in _jobs:
         factory = request.getfixturevalue("tmp_path_factory")
         env = dict(os.environ)  # now, not whatever a test running meanwhile has set
-        shared = factory.getbasetemp()
-        if os.environ.get("PYTEST_XDIST_WORKER"):
-            shared = shared.parent  # the folder above every worker's own
-        folder = shared / f"session-{name}"
+        folder = _session_folder(factory, name)
         if name == "shared_run":
             source = request.getfixturevalue("broken_source")
             work = lambda: _once_per_session(  # noqa: E731

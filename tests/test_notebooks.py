@@ -162,14 +162,15 @@ def test_shared_copies_are_readable(demo_notebooks):
 
 @pytest.fixture(scope="module")
 def failing_batch(small_source, tmp_path_factory):
-    """A failing job (a site that does not exist) first, then a good one, two at a time."""
+    """A failing job (a site that does not exist) first, then a good one in the same,
+    kept kernel (the pool path is the CLI test's and the runs')."""
     out = tmp_path_factory.mktemp("notebooks")
     jobs = plan_notebook_jobs(notebooks=["qa_form_audit"], groups={"vendor": ["Harbor BPO"]},
                               source=str(small_source), period="2026-10",
                               kpis=["csat", "fcr"], out_dir=out)
     jobs.insert(0, NotebookJob("driver_analysis", {**jobs[0].parameters, "group": "Atlantis"},
                                str(out), "site", "Atlantis", folder=jobs[0].folder))
-    results = run_notebooks(jobs, workers=2)
+    results = run_notebooks(jobs, workers=1)
     return {(r.notebook, r.group): r for r in results}
 
 

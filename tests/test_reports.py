@@ -223,13 +223,13 @@ def test_one_failing_pack_does_not_stop_the_others(analysis, tmp_path):
     assert "Coaching pack" not in pdf_text(results["S01"].path)  # the override was used
 
 
-def test_cli_packs_and_scorecards(default_source, tmp_path):
+def test_cli_packs_and_scorecards(small_source, tmp_path):
     # One pack to render: --workers 1 renders it here rather than start a pool for it.
-    result = invoke_cli("packs", default_source, "--period", "2026-10", "--out", tmp_path,
+    result = invoke_cli("packs", small_source, "--period", "2026-10", "--out", tmp_path,
                         "--supervisor", "S01", "--supervisor", "S99", "--workers", "1")
     assert result.exit_code == 1
     assert "S99" in result.stderr and (tmp_path / "packs" / "S01.pdf").exists()
-    result = invoke_cli("scorecards", default_source, "--period", "2026-10", "--out", tmp_path)
+    result = invoke_cli("scorecards", small_source, "--period", "2026-10", "--out", tmp_path)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "scorecards" / "in-house.pdf").exists()
     assert len(list((tmp_path / "scorecards").glob("*.pdf"))) == 3
