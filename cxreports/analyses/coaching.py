@@ -547,22 +547,21 @@ def compute_coaching_priorities(
     strengths = top(strong.assign(merit=strong["impact"] * sign), "merit", n_strengths)
 
     # Mentors: biggest gains first, each mentor at most ``max_mentees`` teammates.
-    pool = scores[scores["n"] >= min_evaluations].set_index(["supervisor_id", "behavior_id"])
-    pool = pool.sort_values("shrunk", ascending=False, kind="stable")
+    # Candidates per team and behaviour, best first, grouped once: a lookup per
+    # opportunity in a frame costs minutes at thousands of agents.
+    pool = scores[scores["n"] >= min_evaluations].sort_values(
+        ["shrunk", "agent_id"], ascending=[False, True], kind="stable")
+    teammates = {key: list(zip(group["agent_id"], group["shrunk"], strict=True))
+                 for key, group in pool.groupby(["supervisor_id", "behavior_id"],
+                                                sort=False, observed=True)}
     load: dict[str, int] = {}
     mentor = pd.Series(None, index=opportunities.index, dtype=object)
-    for idx in opportunities.sort_values("expected_gain", ascending=False,
-                                         kind="stable").index:
-        row = opportunities.loc[idx]
-        key = (row["supervisor_id"], row["behavior_id"])
-        if key not in pool.index:
-            continue
-        options = pool.loc[[key]]
-        options = options[(options["agent_id"] != row["agent_id"])
-                          & (options["shrunk"] >= row["benchmark"])]
-        for who in options.sort_values(["shrunk", "agent_id"], ascending=[False, True],
-                                       kind="stable")["agent_id"]:
-            if load.get(who, 0) < max_mentees:
+    ordered = opportunities.sort_values("expected_gain", ascending=False, kind="stable")
+    for idx, agent, team, behaviour, benchmark in zip(
+            ordered.index, ordered["agent_id"], ordered["supervisor_id"],
+            ordered["behavior_id"], ordered["benchmark"], strict=True):
+        for who, shrunk in teammates.get((team, behaviour), ()):
+            if who != agent and shrunk >= benchmark and load.get(who, 0) < max_mentees:
                 load[who] = load.get(who, 0) + 1
                 mentor[idx] = who
                 break
