@@ -339,3 +339,15 @@ def test_a_kept_kernel_starts_each_notebook_afresh(tmp_path):
     assert pids[0] == pids[1]  # one kernel ran both
     assert [c.execution_count for c in cells[1] if c.cell_type == "code"] == [1, 2, 3]
     assert len(KERNELS) == 0  # and it is gone with the batch
+
+
+def test_a_kernel_is_kept_only_under_its_memory_cap(tmp_path):
+    from cxreports.run.notebooks import KeptKernels
+
+    for cap, kept in ((100_000, 1), (1, 0)):  # MB: a new kernel uses tens of MB
+        kernels = KeptKernels(max_rss_mb=cap)
+        manager = kernels.start("python3", str(tmp_path))
+        kernels.give_back("python3", str(tmp_path), manager)
+        assert len(kernels) == kept
+        kernels.close()
+        assert not manager.is_alive()

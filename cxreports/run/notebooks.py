@@ -222,16 +222,28 @@ def html_title(nb, group: str = "", period: str = "") -> str:
     return " — ".join(x for x in (heading or "cxreports notebook", where) if x)
 
 
+_exporters = threading.local()
+
+
+def _html_exporter():
+    """This thread's HTML exporter: made once, as loading its templates costs more
+    than most exports."""
+    if not hasattr(_exporters, "html"):
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+
+        _exporters.html = HTMLExporter(
+            template_name="lab", template_file="cxreports.html.j2",
+            extra_loaders=[DictLoader({"cxreports.html.j2": _HTML_TEMPLATE})])
+    return _exporters.html
+
+
 def _export_html(ipynb: Path, target: Path, *, group: str = "", period: str = "") -> Path:
     """The executed notebook as HTML, titled :func:`html_title`, figures with their alt."""
     import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(ipynb, as_version=4)
-    exporter = HTMLExporter(template_name="lab", template_file="cxreports.html.j2",
-                            extra_loaders=[DictLoader({"cxreports.html.j2": _HTML_TEMPLATE})])
-    body, _ = exporter.from_notebook_node(
+    body, _ = _html_exporter().from_notebook_node(
         nb, resources={"metadata": {"name": html_title(nb, group, period)}})
     with atomic_path(target) as tmp:
         tmp.write_text(body, encoding="utf-8")
@@ -258,14 +270,16 @@ class KeptKernels:
     resets a kernel that ran a notebook and keeps it for ``idle_seconds``, so
     the notebooks of one batch share it and a finished batch's kernels go
     soon after (a run's workers go on to render packs). A kernel whose
-    notebook timed out or died, or that does not reset, is shut down instead.
+    notebook timed out or died, that does not reset, or that has grown past
+    ``max_rss_mb`` (at that size its notebooks' own work dwarfs starting a new
+    kernel, and a new one gives the memory back) is shut down instead.
     All kernels go when the process ends: :meth:`close` runs at exit, in
     worker processes too, and a kernel already exits when its parent does
     (see :mod:`cxreports.run.stopping`).
     """
 
-    def __init__(self, idle_seconds: float = 5.0) -> None:
-        self.idle_seconds = idle_seconds
+    def __init__(self, idle_seconds: float = 5.0, max_rss_mb: float = 1024.0) -> None:
+        self.idle_seconds, self.max_rss_mb = idle_seconds, max_rss_mb
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str], tuple[object, threading.Timer]] = {}
         self._hooked = False
@@ -293,8 +307,8 @@ class KeptKernels:
         return manager
 
     def give_back(self, kernel_name: str, folder: str, manager) -> None:
-        """Reset ``manager`` and keep it, or shut it down if it does not reset."""
-        if not _reset(manager):
+        """Reset ``manager`` and keep it, or shut it down (see the class)."""
+        if not _reset(manager) or _rss_mb(manager) > self.max_rss_mb:
             _shutdown(manager)
             return
         key = (kernel_name, folder)
@@ -343,6 +357,17 @@ def _reset(manager, timeout: float = 60) -> bool:
         return False
     finally:
         client.stop_channels()
+
+
+def _rss_mb(manager) -> float:
+    """The kernel process's resident memory in MB (0 where /proc cannot tell)."""
+    try:
+        pid = manager.provisioner.process.pid
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            line = next(x for x in status if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except Exception:  # not Linux, or no local process to read
+        return 0.0
 
 
 def _shutdown(manager) -> None:
