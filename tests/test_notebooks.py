@@ -323,12 +323,13 @@ def test_a_kept_kernel_starts_each_notebook_afresh(tmp_path):
 
     folder = tmp_path / "nbs"
     folder.mkdir()
-    # The first leaves a name behind and says which kernel ran it; the second
-    # must not see the name, in the same kernel, counting cells from 1 again.
+    # The first leaves a name and another working folder behind and says which
+    # kernel ran it; the second must not see the name, in the same kernel, in the
+    # notebooks' folder, counting cells from 1 again.
     _tiny_notebook(folder / "first.ipynb",
-                   "import os\nleft_behind = 1\nprint(os.getpid())")
+                   "import os\nleft_behind = 1\nos.chdir('/')\nprint(os.getpid())")
     _tiny_notebook(folder / "second.ipynb",
-                   "import os\nprint(os.getpid())\nprint(left_behind)")
+                   "import os\nprint(os.getpid())\nprint(os.getcwd())\nprint(left_behind)")
     jobs = [NotebookJob(name, {"group": "x"}, str(tmp_path / "out"), "site", "x",
                         folder=str(folder)) for name in ("first", "second")]
     first, second = run_notebooks(jobs, workers=1)
@@ -337,6 +338,7 @@ def test_a_kept_kernel_starts_each_notebook_afresh(tmp_path):
     cells = [nbformat.read(r.ipynb, as_version=4).cells for r in (first, second)]
     pids = [c[-1].outputs[0]["text"].split()[0] for c in cells]
     assert pids[0] == pids[1]  # one kernel ran both
+    assert cells[1][-1].outputs[0]["text"].split("\n")[1] == str(folder)
     assert [c.execution_count for c in cells[1] if c.cell_type == "code"] == [1, 2, 3]
     assert len(KERNELS) == 0  # and it is gone with the batch
 

@@ -253,11 +253,15 @@ def _export_html(ipynb: Path, target: Path, *, group: str = "", period: str = ""
 
 # --------------------------------------------------------------------------- kept kernels
 
-#: Runs in a kept kernel between two notebooks: what a new kernel would not have goes.
+#: Runs in a kept kernel between two notebooks: what a new kernel would not have goes
+#: (the namespace, history, execution count, open figures, a changed working folder).
+#: What lives on is process-wide state a notebook could change on purpose (pandas or
+#: matplotlib options, environment variables, warning filters); ours change none.
 _RESET = """\
 _pyplot = __import__("sys").modules.get("matplotlib.pyplot")
 if _pyplot is not None:
     _pyplot.close("all")
+__import__("os").chdir({folder!r})
 get_ipython().reset(new_session=True)
 __import__("gc").collect()
 """
@@ -291,7 +295,10 @@ class KeptKernels:
         if entry is None:
             return None
         entry[1].cancel()
-        return entry[0] if entry[0].is_alive() else None
+        if entry[0].is_alive():
+            return entry[0]
+        _shutdown(entry[0])  # died while idle: its connection file and sockets go too
+        return None
 
     def start(self, kernel_name: str, folder: str):
         """A new kernel (a ``jupyter_client`` ``KernelManager``), started in ``folder``."""
@@ -308,7 +315,7 @@ class KeptKernels:
 
     def give_back(self, kernel_name: str, folder: str, manager) -> None:
         """Reset ``manager`` and keep it, or shut it down (see the class)."""
-        if not _reset(manager) or _rss_mb(manager) > self.max_rss_mb:
+        if not _reset(manager, folder) or _rss_mb(manager) > self.max_rss_mb:
             _shutdown(manager)
             return
         key = (kernel_name, folder)
@@ -343,12 +350,13 @@ class KeptKernels:
         _shutdown(manager)
 
 
-def _reset(manager, timeout: float = 60) -> bool:
+def _reset(manager, folder: str, timeout: float = 60) -> bool:
     client = manager.client()
     try:
         client.start_channels()
         client.wait_for_ready(timeout=timeout)
-        msg_id = client.execute(_RESET, silent=True, store_history=False)
+        msg_id = client.execute(_RESET.format(folder=folder), silent=True,
+                                store_history=False)
         reply = client.get_shell_msg(timeout=timeout)
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = client.get_shell_msg(timeout=timeout)
