@@ -65,17 +65,17 @@ def test_unknown_and_mistyped_parameters_refused():
         check_parameters(path, {"kpis": "csat"})
 
 
-def _tables(path: Path) -> dict[str, pd.DataFrame]:
+def _table_outputs(path: Path) -> list[dict]:
+    """The data of every output of ``path`` that shows a table (``show_table``)."""
     nb = nbformat.read(path, as_version=4)
-    tables = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if TABLE_MIME in data:
-                payload = data[TABLE_MIME]
-                tables[payload["name"]] = pd.DataFrame(payload["records"],
-                                                       columns=payload["columns"])
-    return tables
+    return [output["data"] for cell in nb.cells for output in cell.get("outputs", [])
+            if TABLE_MIME in output.get("data", {})]
+
+
+def _tables(path: Path) -> dict[str, pd.DataFrame]:
+    return {data[TABLE_MIME]["name"]: pd.DataFrame(data[TABLE_MIME]["records"],
+                                                   columns=data[TABLE_MIME]["columns"])
+            for data in _table_outputs(path)}
 
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
@@ -84,15 +84,8 @@ _DEFAULT_ALT = "No description has been provided for this image"
 
 def _shown_headers(path: Path) -> dict[str, list[str]]:
     """Table name -> the column headers its shown HTML has."""
-    nb = nbformat.read(path, as_version=4)
-    shown = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if TABLE_MIME in data:
-                shown[data[TABLE_MIME]["name"]] = re.findall(r"<th>(.*?)</th>",
-                                                             data["text/html"])
-    return shown
+    return {data[TABLE_MIME]["name"]: re.findall(r"<th>(.*?)</th>", data["text/html"])
+            for data in _table_outputs(path)}
 
 
 def check_readable_notebook(ipynb: Path, html: Path, *, group: str, month: str) -> None:

@@ -19,6 +19,7 @@ a notebook that runs here runs the same in JupyterLab.
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing.util
 import os
 import sys
@@ -139,8 +140,6 @@ class NotebookJob:
     timeout: int = 1800
     retries: int = 2
     folder: str | None = None
-    #: Run in this process's kept kernel (reset first) rather than a new one.
-    keep_kernel: bool = True
 
     @property
     def stem(self) -> str:
@@ -248,7 +247,6 @@ def _export_html(ipynb: Path, target: Path, *, group: str = "", period: str = ""
     with atomic_path(target) as tmp:
         tmp.write_text(body, encoding="utf-8")
     return target
-
 
 
 # --------------------------------------------------------------------------- kept kernels
@@ -387,8 +385,10 @@ def _shutdown(manager) -> None:
 KERNELS = KeptKernels()
 
 
-def _kept_kernel_engine():
-    """papermill's nbclient engine, run on a kernel it is given and leaves running.
+@functools.cache
+def _kept_kernel_engine() -> str:
+    """papermill's nbclient engine, run on a kernel it is given and leaves running
+    (registered once per process; returns its name).
 
     nbclient leaves a given kernel running but also its client's channels (a
     thread and sockets per notebook); this engine closes them.
@@ -449,22 +449,18 @@ def _kernel_name(job: NotebookJob, source: Path) -> str:
 
 
 def _execute(job: NotebookJob, source: Path, target: Path, folder: Path) -> None:
-    """papermill on ``source`` into ``target``, in a kept kernel when the job allows."""
+    """papermill on ``source`` into ``target``, in this process's kept kernel."""
     pm = _import_papermill()
     from papermill.exceptions import PapermillExecutionError
 
-    options = dict(parameters=job.parameters, progress_bar=False,
-                   execution_timeout=job.timeout, cwd=str(folder), report_mode=False,
-                   log_output=False)
-    if not job.keep_kernel:
-        pm.execute_notebook(str(source), str(target), kernel_name=job.kernel_name, **options)
-        return
     name = _kernel_name(job, source)
     manager = KERNELS.take(name, str(folder)) or KERNELS.start(name, str(folder))
     keep = False
     try:
-        pm.execute_notebook(str(source), str(target), kernel_name=name,
-                            engine_name=_kept_kernel_engine(), km=manager, **options)
+        pm.execute_notebook(str(source), str(target), parameters=job.parameters,
+                            kernel_name=name, engine_name=_kept_kernel_engine(), km=manager,
+                            progress_bar=False, execution_timeout=job.timeout,
+                            cwd=str(folder), report_mode=False, log_output=False)
         keep = True
     except PapermillExecutionError:
         keep = True  # a cell raised; the kernel itself is fine
