@@ -110,6 +110,57 @@ def _ac1_from_counts(counts: np.ndarray, weights: np.ndarray, categories: int) -
         return np.where(pe < 1, (pa - pe) / (1 - pe), np.nan)
 
 
+def _behaviour_counts(frame: pd.DataFrame, behavior: str) -> tuple[np.ndarray, np.ndarray]:
+    """Units (interactions, in sorted order) with two or more scores of ``behavior``:
+    ``(counts U x K, values K)`` as :func:`_unit_counts` gives them."""
+    scored = frame[["interaction_id", behavior]].dropna()
+    unit, _ = pd.factorize(scored["interaction_id"], sort=True)
+    size = np.bincount(unit)
+    many = size[unit] >= 2
+    unit = np.cumsum(size >= 2)[unit[many]] - 1
+    values = scored[behavior].to_numpy(float)[many]
+    domain = np.unique(values)
+    if not len(domain):
+        return np.zeros((0, 0)), domain
+    flat = unit * len(domain) + np.searchsorted(domain, values)
+    counts = np.bincount(flat, minlength=int((size >= 2).sum()) * len(domain))
+    return counts.reshape(-1, len(domain)).astype(float), domain
+
+
+def _alpha_value(counts: np.ndarray, domain: np.ndarray) -> float:
+    """Krippendorff's alpha (interval) from unit counts; NaN with one observed value."""
+    if len(domain) < 2:
+        return float("nan")
+    return float(krippendorff.alpha(value_counts=counts, value_domain=domain,
+                                    level_of_measurement="interval"))
+
+
+#: Bootstrap weights are drawn this many cells at a time (8 bytes each), so an
+#: interval over 40,000 interactions does not hold a 1,000 x 40,000 matrix.
+_BOOTSTRAP_CELLS = 4_000_000
+
+
+def _bootstrap(counts: np.ndarray, domain: np.ndarray, q: int, n_boot: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha and AC1 of ``n_boot`` resamples of the units (multinomial weights).
+
+    Drawn in blocks of rows: the generator's stream, and so every resample, is
+    the same as one ``size=n_boot`` draw (BLAS may round a block's sums
+    differently in the last bit).
+    """
+    n = len(counts)
+    p = np.full(n, 1 / n)
+    alphas, ac1s = np.full(n_boot, np.nan), np.empty(n_boot)
+    step = max(1, _BOOTSTRAP_CELLS // n)
+    for start in range(0, n_boot, step):
+        w = rng.multinomial(n, p, size=min(step, n_boot - start)).astype(float)
+        block = slice(start, start + len(w))
+        if len(domain) > 1:
+            alphas[block] = _alpha_from_counts(counts, domain, w)
+        ac1s[block] = _ac1_from_counts(counts, w, q)
+    return alphas, ac1s
+
+
 def krippendorff_alpha(values: list[np.ndarray], *, metric: str = "interval") -> float:
     """Krippendorff's alpha of units each rated two or more times.
 
@@ -213,24 +264,17 @@ def compute_agreement(
     rows = []
     for label, group, frame in groups:
         for b in behaviors:
-            scored = frame[["interaction_id", b]].dropna()
-            values = [v.to_numpy(float) for _, v in scored.groupby("interaction_id")[b]]
-            values = [v for v in values if len(v) >= 2]
+            counts, domain = _behaviour_counts(frame, b)
             row = {"group_by": label, "group": group, "behavior_id": b,
                    "alpha": np.nan, "alpha_ci_low": np.nan, "alpha_ci_high": np.nan,
                    "ac1": np.nan, "ac1_ci_low": np.nan, "ac1_ci_high": np.nan,
-                   "n_interactions": len(values), "n_ratings": int(sum(map(len, values)))}
-            if len(values) >= min_interactions:
-                counts, domain = _unit_counts(values)
+                   "n_interactions": len(counts), "n_ratings": int(counts.sum())}
+            if len(counts) >= min_interactions:
                 q = max(2, len(domain))
-                row["alpha"] = krippendorff_alpha(values)
-                row["ac1"] = gwet_ac1(values, categories=q)
+                row["alpha"] = _alpha_value(counts, domain)
+                row["ac1"] = float(_ac1_from_counts(counts, np.ones((1, len(counts))), q)[0])
                 if n_boot:
-                    w = rng.multinomial(len(values), np.full(len(values), 1 / len(values)),
-                                        size=n_boot).astype(float)
-                    alphas = _alpha_from_counts(counts, domain, w) if len(domain) > 1 \
-                        else np.full(n_boot, np.nan)
-                    ac1s = _ac1_from_counts(counts, w, q)
+                    alphas, ac1s = _bootstrap(counts, domain, q, n_boot, rng)
                     if np.isfinite(alphas).sum() >= n_boot // 2:
                         row["alpha_ci_low"], row["alpha_ci_high"] = np.nanquantile(
                             alphas, [tail, 1 - tail])

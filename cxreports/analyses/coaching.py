@@ -285,12 +285,13 @@ def compute_coaching_effectiveness(
     treated = panel[panel["sessions"] > 0]
     groups = sorted(treated[group_by].dropna().unique()) if group_by else ["all"]
     member = (treated[group_by] if group_by else pd.Series("all", index=treated.index))
+    by_group = treated.groupby(member.to_numpy())
+    sessions_in, agents_in = by_group["sessions"].sum(), by_group["agent_id"].nunique()
     rows, fitted = [], []
     for g in groups:
-        mine = treated[member == g]
         row = {"group_by": label, "group": g, "lift": np.nan, "ci_low": np.nan,
-               "ci_high": np.nan, "p_value": np.nan, "n_sessions": int(mine["sessions"].sum()),
-               "n_agents": int(mine["agent_id"].nunique()), "unit": LIFT_UNIT,
+               "ci_high": np.nan, "p_value": np.nan, "n_sessions": int(sessions_in[g]),
+               "n_agents": int(agents_in[g]), "unit": LIFT_UNIT,
                "verdict": "insufficient_data"}
         if row["n_sessions"] >= min_sessions and row["n_agents"] >= min_agents:
             fitted.append(g)
@@ -335,6 +336,7 @@ def compute_coaching_effectiveness(
                                   panel["post_n"].to_numpy(float), clusters)
         fit = SimpleNamespace(params=pd.Series(params, index=names),
                               bse=pd.Series(bse, index=names))
+        n_clusters = int(clusters.max()) + 1  # factorize codes run 0..G-1
         for row in rows:
             name = f"dose:{row['group']}"
             if row["group"] not in fitted or not np.isfinite(fit.bse[name]):
@@ -345,7 +347,7 @@ def compute_coaching_effectiveness(
             # (MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference
             # for wildly different cluster sizes. J. Applied Econometrics
             # 32(2), 233-254; Conley, T. G. & Taber, C. R. (2011), REStat 93(1)).
-            df = max(min(row["n_agents"], len(set(clusters))) - 1, 1)
+            df = max(min(row["n_agents"], n_clusters) - 1, 1)
             est, se = float(fit.params[name]), float(fit.bse[name])
             half = st.t.ppf(0.5 + level / 2, df) * se
             low, high = est - half, est + half

@@ -82,7 +82,7 @@ from statsmodels.regression.linear_model import OLS, WLS
 
 from ..core.kpis import kpi as kpi_spec
 from ..core.kpis import modelled_kpis
-from .stats import bh_qvalues, shapley_r2
+from .stats import bh_qvalues, bh_qvalues_by, shapley_r2
 
 __all__ = [
     "DRIVER_COLUMNS",
@@ -450,9 +450,8 @@ def compute_heterogeneity(drivers: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    out["q_value"] = np.nan
-    for _, idx in out.groupby(["group_by", "kpi"]).groups.items():
-        out.loc[idx, "q_value"] = bh_qvalues(out.loc[idx, "p_value"])
+    family = out.groupby(["group_by", "kpi"]).ngroup()
+    out["q_value"] = bh_qvalues_by(out["p_value"], family.where(family >= 0))
     out["verdict"] = np.where(out["n_groups"] < 2, "insufficient_data",
                               np.where(out["q_value"] <= alpha, "differs", "consistent"))
     return out

@@ -17,6 +17,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "bh_qvalues",
+    "bh_qvalues_by",
     "holm_adjusted",
     "mean_interval",
     "mean_interval_from",
@@ -42,6 +43,37 @@ def bh_qvalues(p_values: np.ndarray | pd.Series) -> np.ndarray:
     [0.03, 0.04, nan, 0.04]
     """
     return _adjusted(p_values, "fdr_bh")
+
+
+def bh_qvalues_by(p_values: np.ndarray | pd.Series, groups: np.ndarray | pd.Series
+                  ) -> np.ndarray:
+    """:func:`bh_qvalues` within each group of ``groups`` (NaN group: NaN).
+
+    One sort of all p-values by group instead of a call per group (7,500
+    agents' families at once); the arithmetic is statsmodels' step for step
+    (``p / (rank / n)``, reversed running minimum, capped at 1), so the
+    q-values are the same to the last bit.
+
+    Examples
+    --------
+    >>> bh_qvalues_by([0.01, 0.04, 0.02, 0.03], ["a", "a", "b", "b"]).round(3).tolist()
+    [0.02, 0.04, 0.03, 0.03]
+    """
+    p = np.asarray(p_values, dtype=float)
+    codes = pd.factorize(np.asarray(groups, dtype=object))[0]
+    out = np.full(len(p), np.nan)
+    idx = np.flatnonzero(np.isfinite(p) & (codes >= 0))
+    if not len(idx):
+        return out
+    order = idx[np.lexsort((p[idx], codes[idx]))]
+    group = codes[order]
+    start = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
+    size = np.diff(np.r_[start, len(order)])
+    rank = np.arange(len(order)) - np.repeat(start, size) + 1
+    raw = p[order] / (rank / np.repeat(size, size).astype(float))
+    running_min = pd.Series(raw[::-1]).groupby(group[::-1]).cummin().to_numpy()[::-1]
+    out[order] = np.minimum(running_min, 1.0)
+    return out
 
 
 def holm_adjusted(p_values: np.ndarray | pd.Series) -> np.ndarray:

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats as st
 
 from ..core.periods import Period, parse_period
-from .stats import bh_qvalues
+from .stats import bh_qvalues, bh_qvalues_by
 
 __all__ = ["TREND_COLUMNS", "compute_behaviour_trends"]
 
@@ -124,9 +124,7 @@ def compute_behaviour_trends(
             now = ev[ev["period"] == str(period)]
             teams = now.sort_values("period").groupby("agent_id")["supervisor_id"].last()
             key = result["agent_id"].map(teams).fillna("")
-        result["q_value"] = np.nan
-        for _, idx in result.groupby(key.to_numpy(), sort=False).groups.items():
-            result.loc[idx, "q_value"] = bh_qvalues(result.loc[idx, "p_value"])
+        result["q_value"] = bh_qvalues_by(result["p_value"], key)
     result["trend"] = np.select(
         [~enough, (result["q_value"] <= alpha) & (diff > 0), (result["q_value"] <= alpha)],
         ["insufficient_data", "improved", "declined"], default="steady")
