@@ -8,17 +8,31 @@ each table and how it is built from one; the run writes each whole.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..analyses.analysis import Analysis
 from ..core.kpis import PRIMARY_KPI
 
-__all__ = ["QA_TABLES", "QA_TABLE_COLUMNS", "TABLE_BUILDERS", "report_tables"]
+__all__ = ["BACKGROUND_TABLES", "QA_TABLES", "QA_TABLE_COLUMNS", "TABLE_BUILDERS", "report_tables"]
 
 
 def _by_levels(build: Callable[[str | None], pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([build(by) for by in ("site", "vendor", None)], ignore_index=True)
+
+
+def _qa_agreement(analysis: Analysis) -> pd.DataFrame:
+    # The two groupings bootstrap from generators of their own and spend nearly
+    # all their time in numpy's multinomial draws, which release the GIL: two
+    # threads take the time of one (the numbers are those of a serial run).
+    # OpenBLAS's own threads spin while they wait and would take the second
+    # core from the other draw, so BLAS runs on one thread meanwhile.
+    with threadpool_limits(1, user_api="blas"), \
+            ThreadPoolExecutor(2, thread_name_prefix="qa_agreement") as pool:
+        frames = list(pool.map(lambda by: analysis.qa_agreement(group_by=by), (None, "vendor")))
+    return pd.concat(frames, ignore_index=True)[QA_TABLE_COLUMNS["qa_agreement"]]
 
 
 #: The columns of the QA calibration tables: a contract the outside world reads.
@@ -49,13 +63,23 @@ TABLE_BUILDERS: dict[str, Callable[[Analysis], pd.DataFrame]] = {
         ignore_index=True),
     "coaching_priorities": lambda a: a.coaching_priorities(kpi=PRIMARY_KPI),
     "qa_form_audit": lambda a: a.qa_form_audit(),
-    "qa_agreement": lambda a: pd.concat(
-        [a.qa_agreement(group_by=by) for by in (None, "vendor")], ignore_index=True)[
-        QA_TABLE_COLUMNS["qa_agreement"]],
+    "qa_agreement": _qa_agreement,
     "qa_evaluators": lambda a: a.evaluator_leniency()[QA_TABLE_COLUMNS["qa_evaluators"]],
     "qa_vendor_alignment": lambda a: a.vendor_alignment()[
         QA_TABLE_COLUMNS["qa_vendor_alignment"]],
     "qa_sampling_plan": lambda a: a.sampling_plan()[QA_TABLE_COLUMNS["qa_sampling_plan"]],
+}
+
+#: Tables a run builds in a background thread, in this order, while it builds
+#: the others, with the Analysis frames each reads (built first on the run's
+#: thread, which alone uses the DuckDB connection). Their work is mostly numpy
+#: that releases the GIL (bootstrap draws, least squares), so on two cores it
+#: takes little time from the rest.
+BACKGROUND_TABLES: dict[str, tuple[str, ...]] = {
+    "qa_agreement": ("windows", "all_evaluations"),
+    "qa_evaluators": ("windows", "all_evaluations"),
+    "qa_vendor_alignment": ("windows", "all_evaluations", "qa_form"),
+    "qa_sampling_plan": ("windows", "scored_evaluations", "team"),
 }
 
 #: The QA calibration tables (``cxreports calibration`` writes these alone).

@@ -31,13 +31,16 @@ import json
 import logging
 import os
 import platform
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from rich.console import Console
+from threadpoolctl import threadpool_limits
 
 from ..analyses.analysis import Analysis
 from ..core.errors import Interrupted, UnusableInputError
@@ -47,7 +50,7 @@ from ..data.sources import redact_source, resolve_source
 from ..data.validation import validate_source
 from ..reports.batch import REPORT_KINDS, ReportResult, render_reports
 from ..reports.rendering import template_dir
-from ..reports.tables import TABLE_BUILDERS
+from ..reports.tables import BACKGROUND_TABLES, TABLE_BUILDERS
 from .deliver import DeliveryReport, plan_deliveries, send_deliveries
 from .executors import open_executor
 from .notebooks import (
@@ -449,21 +452,57 @@ def _reports_step(run: _Run, analysis: Analysis, journal: Journal, fingerprint: 
                        "kept": len(keys) - len(todo)}
 
 
+def _in_background(names: list[str], analysis: Analysis) -> dict[str, Future]:
+    """Build tables ``names`` one after another in a daemon thread (a stopped run
+    does not wait for it); each result, or its exception, in a future."""
+    futures = {name: Future() for name in names}
+
+    def work() -> None:
+        for name, future in futures.items():
+            future.set_running_or_notify_cancel()
+            try:
+                future.set_result(TABLE_BUILDERS[name](analysis))
+            except BaseException as exc:  # handed to whoever waits for the table
+                future.set_exception(exc)
+
+    threading.Thread(target=work, name="tables-background", daemon=True).start()
+    return futures
+
+
 def _tables_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: str) -> None:
+    # BLAS on one thread for the whole step: the background tables keep the
+    # other core busy, and a limit that held only while they ran would let the
+    # main thread's least squares round differently from one run to the next.
+    with threadpool_limits(1, user_api="blas"):
+        _build_tables(run, analysis, journal, base_fp)
+
+
+def _build_tables(run: _Run, analysis: Analysis, journal: Journal, base_fp: str) -> None:
     t = time.perf_counter()
     done = 0
+    fingerprints = {name: _digest(base_fp, "table", name) for name in TABLE_BUILDERS}
+    kept = {name: run.reusable("tables", name, fingerprints[name]) for name in TABLE_BUILDERS}
+    later = []
+    for name, frames in BACKGROUND_TABLES.items():
+        try:  # built here: the thread must not use the DuckDB connection
+            kept[name] or [getattr(analysis, frame) for frame in frames]
+        except Exception:  # the table is built, and fails, in its turn
+            continue
+        if not kept[name]:
+            later.append(name)
+    background = _in_background(later, analysis) if later else {}
     with progress_step("tables", len(TABLE_BUILDERS), console=run.console) as step:
         for name, build in TABLE_BUILDERS.items():
-            fingerprint = _digest(base_fp, "table", name)
-            kept = run.reusable("tables", name, fingerprint)
-            if kept:
-                run.record(kept)
+            fingerprint = fingerprints[name]
+            if kept[name]:
+                run.record(kept[name])
                 step.advance(f"{name} (kept)")
                 continue
             target = run.out / "tables" / f"{name}.csv"
             try:
                 with atomic_path(target) as tmp:
-                    build(analysis).to_csv(tmp, index=False)
+                    table = background[name].result() if name in background else build(analysis)
+                    table.to_csv(tmp, index=False)
                 entry = {"step": "tables", "key": name, "status": "ok",
                          "path": run.rel(target), "sha256": sha256_of(target),
                          "fingerprint": fingerprint, "error": None}
