@@ -9,11 +9,14 @@ import pytest
 
 from cxreports.analyses.analysis import Analysis
 from cxreports.data.validation import ValidatedData
+from cxreports.run.notebooks import NOTEBOOK_FRAMES
 
 
 @pytest.fixture(scope="module")
 def saved(small_source, tmp_path_factory):
     analysis = Analysis.from_source(small_source, period="2026-10").prepare()
+    for notebook in NOTEBOOK_FRAMES.values():  # what a batch of notebooks shares
+        notebook(analysis, "csat", "vendor")
     folder = tmp_path_factory.mktemp("snap") / ".snapshot"
     analysis.save(folder, source=small_source)
     return analysis, folder
@@ -25,11 +28,18 @@ def _calls():
         "scored_evaluations": lambda a: a.scored_evaluations,
         "layered_drivers": lambda a: a.layered_drivers,
         "drivers by site": lambda a: a.drivers(kpis=["csat", "nps", "fcr", "ces"], group_by="site"),
-        "drivers csat (not stored)": lambda a: a.drivers(kpis="csat", group_by="vendor"),
+        "drivers csat": lambda a: a.drivers(kpis="csat", group_by="vendor"),
+        "drivers csat by site (not stored)": lambda a: a.drivers(kpis="csat", group_by="site"),
         "session_effects": lambda a: a.session_effects,
         "priorities": lambda a: a.coaching_priorities(kpi="csat"),
         "kpi_summary": lambda a: a.kpi_summary(group_by="vendor"),
         "top_overlap": lambda a: a.top_overlap(kpi="csat", group_by="vendor"),
+        "rankings": lambda a: a.rankings(kpi="csat", group_by="vendor"),
+        "all_evaluations": lambda a: a.all_evaluations,
+        "qa_agreement": lambda a: a.qa_agreement(group_by="vendor"),
+        "evaluator_leniency": lambda a: a.evaluator_leniency(),
+        "adoption_adjusted": lambda a: a.adoption_adjusted(),
+        "sampling_plan": lambda a: a.sampling_plan(),
         "qa_form_audit": lambda a: a.qa_form_audit(group_by="vendor", group="in-house"),
         "targets table": lambda a: a.data.table("targets"),
     }
@@ -80,3 +90,20 @@ def test_written_sources_mask_credentials():
 
     assert redact_source("postgresql://me:s3cret@db/cx") == "postgresql://***@db/cx"
     assert redact_source("data/sample") == "data/sample"
+
+
+def test_notebooks_read_shared_frames_instead_of_building_them(saved, small_source,
+                                                               monkeypatch):
+    import cxreports.analyses.analysis as module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("built again in the kernel")
+
+    for name in ("compute_agreement", "compute_top_overlap", "rank_agents",
+                 "compute_evaluator_leniency", "compute_vendor_alignment", "evaluation_matrix",
+                 "compute_agent_reliability", "compute_drivers", "summarise_kpi_stats"):
+        monkeypatch.setattr(module, name, refuse)
+    _, folder = saved
+    reopened = Analysis.from_source(small_source, period="2026-10", snapshot=folder)
+    for notebook in NOTEBOOK_FRAMES.values():
+        notebook(reopened, "csat", "vendor")

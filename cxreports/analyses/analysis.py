@@ -73,10 +73,13 @@ from .trends import compute_behaviour_trends
 __all__ = ["Analysis"]
 
 log = logging.getLogger("cxreports")
-#: Frames a snapshot stores: the joined data and the analyses most notebooks call.
-_SHARED_FRAMES = ("contact_stats", "evaluations", "evaluated", "scored_evaluations", "team",
-                  "agent_months", "trends", "coaching_coverage", "session_effects",
-                  "agent_behaviour_scores", "layered_drivers")
+#: Frames :meth:`Analysis.prepare` builds: the joined data and the analyses most
+#: notebooks and reports call.
+_PREPARED_FRAMES = ("contact_stats", "evaluations", "evaluated", "scored_evaluations", "team",
+                    "agent_months", "trends", "coaching_coverage", "session_effects",
+                    "agent_behaviour_scores", "layered_drivers")
+#: Frames a snapshot stores when they have been built.
+_SHARED_FRAMES = (*_PREPARED_FRAMES, "all_evaluations")
 
 
 def _frame(method):
@@ -140,7 +143,7 @@ class Analysis:
     def prepare(self, *, kpis: list[str] | tuple[str, ...] = DEFAULT_KPIS
                 ) -> Analysis:
         """Build the frames the notebooks and reports share (before :meth:`save`)."""
-        for name in _SHARED_FRAMES:
+        for name in _PREPARED_FRAMES:
             getattr(self, name)
         for by in ("site", "vendor", None):
             self.drivers(kpis=list(kpis), group_by=by)
@@ -347,14 +350,15 @@ class Analysis:
     def rankings(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None) -> pd.DataFrame:
         """:func:`.rank_agents` over the driver window."""
         window = self.driver_window
-        return rank_agents(self._window(self.scored_evaluations, window),
-                           self._window(self.contact_stats, window), kpi=kpi,
-                           group_by=group_by)
+        return self._cached(("rankings", kpi, group_by), lambda: rank_agents(
+            self._window(self.scored_evaluations, window),
+            self._window(self.contact_stats, window), kpi=kpi, group_by=group_by))
 
     def top_overlap(self, *, kpi: str = PRIMARY_KPI, group_by: str | None = None,
                     top_n: int = 20) -> pd.DataFrame:
         """:func:`.compute_top_overlap` over the driver window."""
-        return compute_top_overlap(self.rankings(kpi=kpi, group_by=group_by), kpi=kpi, top_n=top_n)
+        return self._cached(("top_overlap", kpi, group_by, top_n), lambda: compute_top_overlap(
+            self.rankings(kpi=kpi, group_by=group_by), kpi=kpi, top_n=top_n))
 
     @_frame
     def trends(self) -> pd.DataFrame:
@@ -447,7 +451,7 @@ class Analysis:
 
     # ------------------------------------------------------------------ QA calibration
 
-    @cached_property
+    @_frame
     def all_evaluations(self) -> pd.DataFrame:
         """Every evaluation, calibration re-scores included (all months).
 
