@@ -97,12 +97,14 @@ def run(work: Path, scale: float = 1.0) -> dict:
     low = _one_volume(work, agents, LOW_CONTACTS)
     high = _one_volume(work, agents, HIGH_CONTACTS)
     high["run_full"] = _full_run(work, agents, HIGH_CONTACTS)
+    # Issue 18's targets (time and memory at volume) and issue 12's validate ratio,
+    # each with its own verdict: one unmet target must not hide the others.
     met = all(high[name]["wall_seconds"] <= seconds * max(scale, 0.05)
               and high[name]["peak_rss_mb_process_tree"] <= mb
               for name, (seconds, mb) in TARGETS.items()) \
-        and high["validate"]["validate_over_bare"] <= VALIDATE_TARGET[0] \
-        and high["validate"]["peak_rss_mb_process_tree"] <= VALIDATE_TARGET[1] \
         and high["run_full"]["peak_rss_mb_process_tree"] <= FULL_RUN_TARGET_MB
+    validate_met = high["validate"]["validate_over_bare"] <= VALIDATE_TARGET[0] \
+        and high["validate"]["peak_rss_mb_process_tree"] <= VALIDATE_TARGET[1]
     growth = {name: round(high[name]["peak_rss_mb_process_tree"]
                           / max(low[name]["peak_rss_mb_process_tree"], 1), 2)
               for name in ("validate", "drivers", "run_tables")}
@@ -110,4 +112,4 @@ def run(work: Path, scale: float = 1.0) -> dict:
             "contacts_ratio": round(high["interactions"] / max(low["interactions"], 1), 2),
             "memory_ratio": growth, "targets": {**TARGETS, "validate_over_bare": VALIDATE_TARGET,
                         "run_full_mb": FULL_RUN_TARGET_MB},
-            "met": met}
+            "met": met, "validate_met": validate_met}
