@@ -653,11 +653,14 @@ def _build_shared_frames(analysis: Analysis, jobs: list[NotebookJob]) -> None:
     reported, in the notebook that asks for it."""
     wanted = {(job.notebook, job.parameters.get("kpi"), job.group_by) for job in jobs
               if job.notebook in NOTEBOOK_FRAMES}
+    started = time.perf_counter()
     for notebook, kpi, group_by in sorted(wanted, key=str):
         try:
             NOTEBOOK_FRAMES[notebook](analysis, kpi, group_by)
         except Exception as exc:  # the notebook shows it where it belongs
             log.debug("%s frames for %s: %s", notebook, group_by, exc)
+    if wanted:
+        log.info("frames the notebooks share built in %.1fs", time.perf_counter() - started)
 
 
 def run_notebook_step(
