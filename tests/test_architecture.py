@@ -45,3 +45,22 @@ def test_architecture_md_names_every_module_and_no_other():
                if p.is_dir() and p.name != "__pycache__"}
     assert named - actual == set(), f"ARCHITECTURE.md names what the tree lacks: {named - actual}"
     assert actual - named == set(), f"ARCHITECTURE.md does not name: {actual - named}"
+
+
+def test_a_worker_that_only_renders_imports_no_analysis_stack():
+    # What a spawned pool worker does with a prebuilt report: unpickle the task (which
+    # imports the function's module) and nothing else. Pandas, DuckDB, statsmodels and
+    # matplotlib would cost each worker ~3.7 CPU-s more at start.
+    import pickle
+
+    from cxreports.reports.rendering import ReportFiles, write_prebuilt_report
+
+    task = pickle.dumps((write_prebuilt_report, ReportFiles(
+        "packs", "S01", "x.pdf", None, None, "en", ".", (".",)), "<html></html>", 0.0))
+    child = ("import pickle, sys; pickle.loads(bytes.fromhex(sys.argv[1])); "
+             "print(sorted(m for m in ('pandas', 'duckdb', 'statsmodels', 'matplotlib', "
+             "'weasyprint') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", child, task.hex()], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "['weasyprint']"

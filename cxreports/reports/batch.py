@@ -42,7 +42,14 @@ from ..core.errors import Interrupted
 from ..core.files import safe_filename
 from ..data.snapshots import SNAPSHOT_FOLDER, Snapshot, snapshot_key
 from .models import build_coaching_pack, build_vendor_scorecard
-from .rendering import render_html, template_dir, write_html, write_pdf
+from .rendering import (
+    ReportFiles,
+    render_html,
+    template_dir,
+    write_pdf,
+    write_prebuilt_report,
+    write_report,
+)
 
 __all__ = [
     "REPORT_KINDS",
@@ -84,20 +91,6 @@ class ReportResult:
 
 
 @dataclass(frozen=True)
-class _Task:
-    """One report to make, as plain values a process pool or Dask can pickle."""
-
-    kind: str
-    key: str
-    pdf: str
-    html: str | None  # the standalone copy's path, or None
-    templates: str | None
-    lang: str
-    base_dir: str
-    roots: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Shared:
     """Where a worker finds the run's analysis: a snapshot folder and what it must match."""
 
@@ -107,26 +100,19 @@ class _Shared:
     rules: DriverRules
 
 
-def _report_html(analysis: Analysis, task: _Task) -> str:
+def _report_html(analysis: Analysis, task: ReportFiles) -> str:
     spec = REPORT_KINDS[task.kind]
     model = spec.build(analysis, task.key)
     return render_html(spec.template, overrides=task.templates, lang=task.lang,
                        generated_on=model.generated_on, **{spec.context_name: model})
 
 
-def _write(task: _Task, html: str) -> tuple[str, float, str | None]:
-    digest, seconds = write_pdf(html, task.pdf, task.base_dir, list(task.roots))
-    html_digest = (write_html(html, task.html, task.base_dir, list(task.roots))
-                   if task.html else None)
-    return digest, seconds, html_digest
-
-
-def _make(analysis: Analysis, task: _Task) -> tuple[str, float, str | None, float]:
+def _make(analysis: Analysis, task: ReportFiles) -> tuple[str, float, str | None, float]:
     """Model, HTML, PDF (and HTML copy) of one report: sha256s and seconds."""
     started = time.perf_counter()
     html = _report_html(analysis, task)
     model_seconds = time.perf_counter() - started
-    digest, seconds, html_digest = _write(task, html)
+    digest, seconds, html_digest = write_report(task, html)
     return digest, seconds, html_digest, model_seconds
 
 
@@ -150,20 +136,14 @@ def _shared_analysis(shared: _Shared) -> Analysis:
     return _worker_analysis[1]
 
 
-def make_report_task(shared: _Shared, task: _Task) -> tuple[str, float, str | None, float]:
+def make_report_task(shared: _Shared, task: ReportFiles) -> tuple[str, float, str | None, float]:
     """Worker task: one whole report from the run's snapshot (see the module docstring)."""
     started = time.perf_counter()
     with _worker_lock:
         html = _report_html(_shared_analysis(shared), task)
     model_seconds = time.perf_counter() - started
-    digest, seconds, html_digest = _write(task, html)
+    digest, seconds, html_digest = write_report(task, html)
     return digest, seconds, html_digest, model_seconds
-
-
-def _write_prebuilt(task: _Task, html: str, model_seconds: float
-                    ) -> tuple[str, float, str | None, float]:
-    """Worker task for a report whose HTML the parent built."""
-    return (*_write(task, html), model_seconds)
 
 
 def _reraise(exc: Exception) -> tuple:
@@ -240,7 +220,7 @@ def _render_all(
         for key in keys:
             started = time.perf_counter()
             name = safe_filename(key)
-            task = _Task(kind, key, str(folder / f"{name}.pdf"),
+            task = ReportFiles(kind, key, str(folder / f"{name}.pdf"),
                          str(folder / f"{name}.html") if html else None, overrides, lang,
                          base_dir, tuple(roots))
             result = ReportResult(kind, key, "failed", path=task.pdf, html_path=task.html)
@@ -257,7 +237,7 @@ def _render_all(
                     finish(result, started, lambda e=exc: _reraise(e))
                     continue
                 model_seconds = time.perf_counter() - started
-                future = executor.submit(_write_prebuilt, task, page, model_seconds)
+                future = executor.submit(write_prebuilt_report, task, page, model_seconds)
                 pending[future] = (result, started)
                 if can_share:  # saved while that PDF renders
                     try:

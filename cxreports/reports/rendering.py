@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from ..core.periods import month_name, window_name
 from ..core.resources import template_dir
 
 __all__ = [
+    "ReportFiles",
     "SafeFetcher",
     "render_html",
     "render_pdf",
@@ -50,6 +52,8 @@ __all__ = [
     "template_environment",
     "write_html",
     "write_pdf",
+    "write_prebuilt_report",
+    "write_report",
 ]
 
 
@@ -237,9 +241,7 @@ def render_pdf(html: str, *, base_dir: str | os.PathLike,
 def write_pdf(html: str, target: str, base_dir: str, roots: list[str]) -> tuple[str, float]:
     """Worker task: render ``html`` to ``target`` (whole or not at all); returns sha256, seconds.
 
-    A module-level function so process pools and Dask workers can import it;
-    it lives here, not beside the batch loop, so a worker imports WeasyPrint and
-    Jinja2 only (0.75 s and 53 MB at start, not pandas and statsmodels).
+    A module-level function so process pools and Dask workers can import it.
     """
     started = time.perf_counter()
     pdf = render_pdf(html, base_dir=base_dir, roots=roots)
@@ -347,3 +349,41 @@ def write_html(html: str, target: str, base_dir: str, roots: list[str]) -> str:
     """Write the standalone copy of ``html`` to ``target`` (whole or not at all); its sha256."""
     atomic_write_text(target, standalone_html(html, base_dir=base_dir, roots=roots))
     return sha256_of(target)
+
+
+# --------------------------------------------------------------------------- worker tasks
+# Here, not beside the batch loop in reports.batch: a worker given only these to
+# run imports WeasyPrint and Jinja2 (0.8 CPU-s at start), not the analyses,
+# pandas, DuckDB, statsmodels and matplotlib that the batch module imports
+# (3.7 CPU-s more, in every worker of every pool).
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """One report's files and how they are rendered, as plain values a process pool or
+    Dask can pickle (:func:`cxreports.reports.batch.render_reports` makes them)."""
+
+    kind: str
+    key: str
+    pdf: str
+    html: str | None  # the standalone copy's path, or None
+    templates: str | None
+    lang: str
+    base_dir: str
+    roots: tuple[str, ...]
+
+
+def write_report(files: ReportFiles, html: str) -> tuple[str, float, str | None]:
+    """The PDF of ``html`` and, if asked for, its standalone HTML copy: the PDF's
+    sha256 and seconds, the copy's sha256 (or ``None``)."""
+    digest, seconds = write_pdf(html, files.pdf, files.base_dir, list(files.roots))
+    html_digest = (write_html(html, files.html, files.base_dir, list(files.roots))
+                   if files.html else None)
+    return digest, seconds, html_digest
+
+
+def write_prebuilt_report(files: ReportFiles, html: str, model_seconds: float
+                          ) -> tuple[str, float, str | None, float]:
+    """Worker task for a report whose HTML the parent built: :func:`write_report`,
+    passing ``model_seconds`` (the parent's) through."""
+    return (*write_report(files, html), model_seconds)
