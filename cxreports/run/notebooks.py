@@ -32,10 +32,10 @@ from concurrent.futures import Executor, as_completed, wait
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from ..analyses.analysis import Analysis
 from ..core.errors import Interrupted, UnusableInputError
 from ..core.files import atomic_path, safe_filename
 from ..core.periods import month_name
@@ -45,6 +45,9 @@ from ..data.sources import resolve_source
 from .executors import open_executor
 from .params import RunParams
 from .progress import progress_step
+
+if TYPE_CHECKING:  # a worker that runs notebooks needs none of the analyses (1.8 s)
+    from ..analyses.analysis import Analysis
 
 __all__ = [
     "KeptKernels",
