@@ -48,7 +48,8 @@ def main() -> int:
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(r.get("met", True) for r in results.values()) else 1
+    verdicts = [v for r in results.values() for k, v in r.items() if k.endswith("met")]
+    return 0 if all(verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -261,13 +261,16 @@ def calibration(
 
     Example: cxreports calibration data/sample --period 2026-10 --out outputs/calibration
     """
+    from threadpoolctl import threadpool_limits
+
     from .analyses.analysis import Analysis
     from .core.files import atomic_path
     from .reports.tables import QA_TABLES, report_tables
 
     try:
         analysis = Analysis(validate_source(source, encoding=encoding), period=period)
-        tables = report_tables(analysis, QA_TABLES)
+        with threadpool_limits(1, user_api="blas"):  # see reports.tables._qa_agreement
+            tables = report_tables(analysis, QA_TABLES)
     except CxReportsError as exc:
         raise _fail(exc) from None
     except ValueError as exc:  # no contacts, so no month to report
@@ -327,7 +330,8 @@ def notebooks(
             jobs = plan_run_jobs(params, analysis)
             with open_executor(params.executor, params.workers) as executor:
                 results = run_notebook_step(jobs, analysis, params, executor=executor,
-                                            console=err_console, on_done=done)
+                                            console=err_console, on_done=done,
+                                            stop_check=stop.check)
     except CxReportsError as exc:
         raise _fail(exc) from None
     except Interrupted as exc:

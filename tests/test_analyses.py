@@ -48,6 +48,18 @@ def test_coaching_effectiveness_per_supervisor_has_intervals(analysis):
     assert (shown["n_sessions"].to_numpy() == shown["group"].map(sessions).to_numpy()).all()
 
 
+def test_no_coached_agent_is_not_enough_data_rather_than_an_error(analysis):
+    from cxreports.analyses.coaching import compute_coaching_effectiveness
+
+    panel = analysis.session_effects
+    uncoached = panel[panel["post_n"] > 0].assign(sessions=0)
+    assert len(uncoached)
+    [row] = compute_coaching_effectiveness(uncoached).to_dict("records")
+    assert (row["group"], row["verdict"], row["n_sessions"], row["n_agents"]) == \
+        ("all", "insufficient_data", 0, 0)
+    assert compute_coaching_effectiveness(uncoached, group_by="supervisor_id").empty
+
+
 def test_coaching_coverage_counts_own_team_and_time_share(analysis):
     cov = analysis.coaching_coverage
     team = analysis.team

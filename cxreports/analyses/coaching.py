@@ -289,9 +289,10 @@ def compute_coaching_effectiveness(
     sessions_in, agents_in = by_group["sessions"].sum(), by_group["agent_id"].nunique()
     rows, fitted = [], []
     for g in groups:
+        # "all" with no coached agent in the panel has no entry: none of either.
         row = {"group_by": label, "group": g, "lift": np.nan, "ci_low": np.nan,
-               "ci_high": np.nan, "p_value": np.nan, "n_sessions": int(sessions_in[g]),
-               "n_agents": int(agents_in[g]), "unit": LIFT_UNIT,
+               "ci_high": np.nan, "p_value": np.nan, "n_sessions": int(sessions_in.get(g, 0)),
+               "n_agents": int(agents_in.get(g, 0)), "unit": LIFT_UNIT,
                "verdict": "insufficient_data"}
         if row["n_sessions"] >= min_sessions and row["n_agents"] >= min_agents:
             fitted.append(g)

@@ -7,11 +7,10 @@ each table and how it is built from one; the run writes each whole.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from ..analyses.analysis import Analysis
 from ..core.kpis import PRIMARY_KPI
@@ -27,12 +26,33 @@ def _qa_agreement(analysis: Analysis) -> pd.DataFrame:
     # The two groupings bootstrap from generators of their own and spend nearly
     # all their time in numpy's multinomial draws, which release the GIL: two
     # threads take the time of one (the numbers are those of a serial run).
-    # OpenBLAS's own threads spin while they wait and would take the second
-    # core from the other draw, so BLAS runs on one thread meanwhile.
-    with threadpool_limits(1, user_api="blas"), \
-            ThreadPoolExecutor(2, thread_name_prefix="qa_agreement") as pool:
-        frames = list(pool.map(lambda by: analysis.qa_agreement(group_by=by), (None, "vendor")))
-    return pd.concat(frames, ignore_index=True)[QA_TABLE_COLUMNS["qa_agreement"]]
+    # The frames they read are built first, here: only one thread may use the
+    # DuckDB connection. Daemon threads, not a ThreadPoolExecutor, whose threads
+    # Python joins at exit: a stopped run must not wait for a bootstrap.
+    # (The run limits BLAS to one thread for its tables step: OpenBLAS's waiting
+    # threads spin and would take the second core from the other draw.)
+    for frame in ("windows", "behaviors", "all_evaluations"):
+        getattr(analysis, frame)
+    frames: dict[str | None, pd.DataFrame] = {}
+    errors: list[BaseException] = []
+
+    def build(by: str | None) -> None:
+        try:
+            frames[by] = analysis.qa_agreement(group_by=by)
+        except BaseException as exc:  # raised on the calling thread below
+            errors.append(exc)
+
+    groupings = (None, "vendor")
+    threads = [threading.Thread(target=build, args=(by,), daemon=True,
+                                name=f"qa_agreement-{by or 'all'}") for by in groupings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return pd.concat([frames[by] for by in groupings],
+                     ignore_index=True)[QA_TABLE_COLUMNS["qa_agreement"]]
 
 
 #: The columns of the QA calibration tables: a contract the outside world reads.

@@ -414,7 +414,7 @@ def _notebooks_step(run: _Run, analysis: Analysis, journal: Journal, base_fp: st
         return entry["error"]
 
     run_notebook_step(todo, analysis, params, executor=executor, on_done=done,
-                      console=run.console)
+                      console=run.console, stop_check=run.stop.check)
     run.steps["notebooks"] = {"seconds": round(time.perf_counter() - t, 2), "done": len(todo),
                               "kept": len(jobs) - len(todo), "folder": str(notebook_dir())}
 

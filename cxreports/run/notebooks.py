@@ -674,13 +674,17 @@ def run_notebook_step(
     executor: Executor,
     on_done: Callable[[NotebookResult], str | None] | None = None,
     console: Console | None = None,
+    stop_check: Callable[[], None] | None = None,
 ) -> list[NotebookResult]:
     """Run ``jobs`` from one shared snapshot of ``analysis``, with a progress bar.
 
     The snapshot (the validated tables and shared frames, built once for
     every kernel rather than once per notebook) lives in
     ``OUT/.snapshot`` for the step and is removed after. ``on_done`` may
-    return a failure message for the progress line.
+    return a failure message for the progress line. ``stop_check`` (a run's
+    :meth:`StopRequest.check <cxreports.run.stopping.StopRequest.check>`) is
+    called once the shared frames are built: a frame that failed is left to
+    its notebook, but a stop that DuckDB turned into its own error must not be.
     """
     def done(result: NotebookResult) -> None:
         message = on_done(result) if on_done else None
@@ -693,6 +697,8 @@ def run_notebook_step(
 
     if jobs:
         _build_shared_frames(analysis, jobs)
+        if stop_check is not None:
+            stop_check()
     sharing = (analysis.shared_snapshot(Path(params.out) / SNAPSHOT_FOLDER,
                                         source=resolve_source(params.source), kpis=params.kpis)
                if jobs else nullcontext())
