@@ -31,7 +31,7 @@ def _qa_agreement(analysis: Analysis) -> pd.DataFrame:
     # Python joins at exit: a stopped run must not wait for a bootstrap.
     # (The run limits BLAS to one thread for its tables step: OpenBLAS's waiting
     # threads spin and would take the second core from the other draw.)
-    for frame in ("windows", "behaviors", "all_evaluations"):
+    for frame in BACKGROUND_TABLES["qa_agreement"]:
         getattr(analysis, frame)
     frames: dict[str | None, pd.DataFrame] = {}
     errors: list[BaseException] = []
@@ -96,10 +96,10 @@ TABLE_BUILDERS: dict[str, Callable[[Analysis], pd.DataFrame]] = {
 #: that releases the GIL (bootstrap draws, least squares), so on two cores it
 #: takes little time from the rest.
 BACKGROUND_TABLES: dict[str, tuple[str, ...]] = {
-    "qa_agreement": ("windows", "all_evaluations"),
-    "qa_evaluators": ("windows", "all_evaluations"),
-    "qa_vendor_alignment": ("windows", "all_evaluations", "qa_form"),
-    "qa_sampling_plan": ("windows", "scored_evaluations", "team"),
+    "qa_agreement": ("windows", "behaviors", "all_evaluations"),
+    "qa_evaluators": ("windows", "behaviors", "all_evaluations"),
+    "qa_vendor_alignment": ("windows", "behaviors", "all_evaluations", "qa_form"),
+    "qa_sampling_plan": ("windows", "behaviors", "scored_evaluations", "team"),
 }
 
 #: The QA calibration tables (``cxreports calibration`` writes these alone).

@@ -484,12 +484,14 @@ def _build_tables(run: _Run, analysis: Analysis, journal: Journal, base_fp: str)
     kept = {name: run.reusable("tables", name, fingerprints[name]) for name in TABLE_BUILDERS}
     later = []
     for name, frames in BACKGROUND_TABLES.items():
+        if kept[name]:
+            continue
         try:  # built here: the thread must not use the DuckDB connection
-            kept[name] or [getattr(analysis, frame) for frame in frames]
+            for frame in frames:
+                getattr(analysis, frame)
         except Exception:  # the table is built, and fails, in its turn
             continue
-        if not kept[name]:
-            later.append(name)
+        later.append(name)
     background = _in_background(later, analysis) if later else {}
     with progress_step("tables", len(TABLE_BUILDERS), console=run.console) as step:
         for name, build in TABLE_BUILDERS.items():

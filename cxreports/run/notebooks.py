@@ -78,7 +78,7 @@ log = logging.getLogger("cxreports")
 NOTEBOOK_FRAMES: dict[str, Callable[[Analysis, str, str], object]] = {
     "driver_analysis": lambda a, kpi, by: (a.drivers(kpis=[kpi], group_by=by),
                                            a.top_overlap(kpi=kpi, group_by=by)),
-    "qa_calibration": lambda a, kpi, by: (a.all_evaluations, a.qa_agreement(group_by=by),
+    "qa_calibration": lambda a, kpi, by: (a.qa_agreement(group_by=by),  # all_evaluations too
                                           a.evaluator_leniency(), a.adoption_adjusted(),
                                           a.sampling_plan()),
     "vendor_comparison": lambda a, kpi, by: (a.kpi_summary(group_by="vendor"),
