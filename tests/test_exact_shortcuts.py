@@ -81,3 +81,46 @@ def test_agreement_estimates_are_those_of_the_per_unit_functions():
         assert found.at[b, "n_ratings"] == sum(map(len, units))
         assert found.at[b, "alpha"] == calibration.krippendorff_alpha(units)
         assert found.at[b, "ac1"] == calibration.gwet_ac1(units)
+
+
+def _weighted_r2(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """R^2 of the weighted least-squares fit of ``y`` on ``x`` with an intercept."""
+    if x.shape[1] == 0:
+        return 0.0
+    design = np.column_stack([np.ones(len(y)), x]) * np.sqrt(w)[:, None]
+    beta = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)[0]
+    resid = y - np.column_stack([np.ones(len(y)), x]) @ beta
+    mean = np.average(y, weights=w)
+    return 1 - float(w @ resid**2) / float(w @ (y - mean) ** 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_players=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
+       collinear=st.booleans(), constant=st.booleans(), grouped=st.booleans(),
+       weighted=st.booleans())
+def test_shapley_shares_are_the_definition_over_every_subset_fit(
+        n_players, seed, collinear, constant, grouped, weighted):
+    from itertools import combinations
+    from math import factorial
+
+    from cxreports.analyses.stats import shapley_r2
+
+    rng = np.random.default_rng(seed)
+    n = 80
+    x = rng.normal(size=(n, n_players + 1))
+    if collinear:  # an exact copy: a singular subset, fitted by minimum norm
+        x[:, -1] = x[:, 0]
+    if constant:
+        x[:, 0] = 3.0
+    y = x @ rng.normal(size=x.shape[1]) + rng.normal(size=n)
+    w = rng.uniform(0.2, 2, n) if weighted else np.ones(n)
+    players = [[j] for j in range(n_players - 1)] + [[n_players - 1, n_players]] if grouped \
+        else [[j] for j in range(n_players + 1)]
+    k = len(players)
+    r2 = {s: _weighted_r2(x[:, [j for m in s for j in players[m]]], y, w)
+          for size in range(k + 1) for s in combinations(range(k), size)}
+    expected = [sum(factorial(len(s)) * factorial(k - len(s) - 1) / factorial(k)
+                    * (r2[tuple(sorted((*s, j)))] - r2[s]) for s in r2 if j not in s)
+                for j in range(k)]
+    got = shapley_r2(x, y, players=players, weights=w if weighted else None)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)

@@ -6,8 +6,6 @@ pandas objects and never print or draw.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -199,12 +197,30 @@ def shrink_means(means: pd.Series, counts: pd.Series, variances: pd.Series | flo
     return out
 
 
-def _r2_from_corr(corr: np.ndarray, r: np.ndarray, subset: tuple[int, ...]) -> float:
-    if not subset:
-        return 0.0
-    idx = list(subset)
-    sol = np.linalg.lstsq(corr[np.ix_(idx, idx)], r[idx], rcond=None)[0]
-    return float(r[idx] @ sol)
+def _subset_r2(corr: np.ndarray, r: np.ndarray, cols: list[list[int]]) -> np.ndarray:
+    """R^2 of every subset of players, indexed by bitmask (bit ``k``: player ``k`` in).
+
+    ``R^2(S) = r_S' C_SS^+ r_S``, the pseudo-inverse making a singular subset
+    (collinear columns) the minimum-norm least-squares fit, as ``lstsq`` does.
+    Subsets with the same number of columns are solved as one stack.
+    """
+    n = 1 << len(cols)
+    r2 = np.zeros(n)
+    by_width: dict[int, tuple[list[int], list[list[int]]]] = {}
+    for mask in range(1, n):
+        idx = [j for k, c in enumerate(cols) if mask >> k & 1 for j in c]
+        if idx:
+            masks, rows = by_width.setdefault(len(idx), ([], []))
+            masks.append(mask)
+            rows.append(idx)
+    for width, (masks, rows) in by_width.items():
+        index = np.array(rows)
+        blocks = corr[index[:, :, None], index[:, None, :]]
+        # lstsq's cutoff: singular values below eps * size * the largest are zero.
+        inverse = np.linalg.pinv(blocks, rcond=np.finfo(float).eps * width, hermitian=True)
+        rs = r[index]
+        r2[masks] = np.einsum("si,sij,sj->s", rs, inverse, rs)
+    return r2
 
 
 def shapley_r2(x: np.ndarray, y: np.ndarray, *, players: list[list[int]] | None = None,
@@ -244,24 +260,20 @@ def shapley_r2(x: np.ndarray, y: np.ndarray, *, players: list[list[int]] | None 
     corr = (z * w[:, None]).T @ z
     r = (z * w[:, None]).T @ zy
     live = [k for k in range(p) if any(keep_col[j] for j in players[k])]
-    cols = {k: [j for j in players[k] if keep_col[j]] for k in live}
     k_live = len(live)
-    r2 = {(): 0.0}
-    for size in range(1, k_live + 1):
-        for subset in combinations(range(k_live), size):
-            idx = [j for m in subset for j in cols[live[m]]]
-            r2[subset] = _r2_from_corr(corr, r, tuple(idx))
+    r2 = _subset_r2(corr, r, [[j for j in players[k] if keep_col[j]] for k in live])
     from math import factorial
 
-    share_w = [factorial(s) * factorial(k_live - s - 1) / factorial(k_live)
-               for s in range(k_live)]
+    masks = np.arange(1 << k_live)
+    size = np.zeros(len(masks), dtype=int)
+    for k in range(k_live):
+        size += masks >> k & 1
+    share_w = np.array([factorial(s) * factorial(k_live - s - 1) / factorial(k_live)
+                        for s in range(k_live)] + [0.0])
     shares = np.zeros(k_live)
-    for subset, value in r2.items():
-        for j in range(k_live):
-            if j in subset:
-                continue
-            with_j = tuple(sorted((*subset, j)))
-            shares[j] += share_w[len(subset)] * (r2[with_j] - value)
+    for j in range(k_live):
+        without = masks[(masks >> j & 1) == 0]
+        shares[j] = share_w[size[without]] @ (r2[without | 1 << j] - r2[without])
     values[live] = shares
     return values
 
