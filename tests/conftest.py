@@ -6,7 +6,8 @@ The two end-to-end runs (``shared_run``: the monthly job on the broken sample;
 mostly parallel work. When a selected test needs one, it starts in a
 background thread as the first test begins, so it overlaps the quick tests
 (which use one core) instead of running after them; the fixture then waits
-for it. Tests read these runs' outputs and never change them: a test that
+for it; ``rendered`` hands tests three of the demo's packs and its scorecards.
+Tests read these runs' outputs and never change them: a test that
 needs to change a run copies its folder first (``copy_run``). ``make test``
 runs the suite on two pytest-xdist workers: both start the session runs, and a
 lock file makes one of them do each run while the other waits for it.
@@ -124,25 +125,26 @@ def mover(truth):
 
 
 @pytest.fixture(scope="session")
-def rendered(request, mover, tmp_path_factory):
+def rendered(wheel_demo, mover):
     """Three packs (the mover's old and new teams, S05) and every scorecard of the
-    default sample, as PDFs: ``(out, {supervisor: result}, {vendor: result})``.
-    Made once per session (by whichever pytest-xdist worker asks first)."""
-    from cxreports.reports.batch import render_packs, render_scorecards
-    from cxreports.run.executors import open_executor
+    default sample for October 2026, as PDFs: ``(out, {supervisor: result},
+    {vendor: result})``. They are the demo's (``wheel_demo``: the same sample and
+    month), read back rather than rendered again; that a worker building a report
+    from the run's snapshot writes the same bytes is ``test_reproducible.py``'s."""
+    from cxreports.reports.batch import ReportResult
 
-    def make(out: Path):
-        analysis = request.getfixturevalue("analysis")
-        supervisors = sorted({mover["from_supervisor"], mover["to_supervisor"], "S05"})
-        with open_executor("local", 2) as executor:
-            # share_from=1: the workers build whole reports from a snapshot, as in a
-            # month of hundreds of packs (the demo's few are built in the parent).
-            packs = render_packs(analysis, out, supervisors=supervisors, executor=executor,
-                                 share_from=1)
-            cards = render_scorecards(analysis, out, executor=executor, share_from=1)
-        return out, {r.key: r for r in packs}, {r.key: r for r in cards}
-
-    return _once_per_session(_session_folder(tmp_path_factory, "rendered"), make)
+    out = wheel_demo.out
+    wanted = {mover["from_supervisor"], mover["to_supervisor"], "S05"}
+    packs, cards = {}, {}
+    for entry in manifest(out)["outputs"]:
+        if entry["step"] == "scorecards" or (entry["step"] == "packs"
+                                              and entry["key"] in wanted):
+            found = cards if entry["step"] == "scorecards" else packs
+            found[entry["key"]] = ReportResult(
+                entry["step"], entry["key"], entry["status"], path=str(out / entry["path"]),
+                sha256=entry["sha256"], error=entry["error"])
+    assert set(packs) == wanted, f"the demo wrote no pack for {wanted - set(packs)}"
+    return out, packs, cards
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -389,6 +391,15 @@ def _background(request, name: str) -> _Job:
             work = lambda: _once_per_session(folder, lambda f: _wheel_demo(f, env))  # noqa: E731
         _jobs[name] = _Job(name, work).start()
     return _jobs[name]
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
+def pytest_collection_modifyitems(config, items):
+    """A test that reads a session run (``shared_run``, ``wheel_demo``, or ``rendered``,
+    which is the demo's) is an end-to-end test: marked ``slow``."""
+    for item in items:
+        if {"shared_run", "wheel_demo"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

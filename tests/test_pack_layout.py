@@ -2,7 +2,7 @@
 team page, agent cards two or more to a page, dates as readers write them, no internal
 codes on a page, and charts drawn the way the verdicts are decided (issue 12).
 
-Reads back the packs the session already renders (``rendered`` in conftest.py);
+Reads back the packs the demo wrote (``rendered`` in conftest.py);
 the chart and interval checks use the session's ``analysis`` and cost well under
 a second.
 """
@@ -17,7 +17,6 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from cxreports.analyses.drivers import fcr_adjusted_intervals
 from cxreports.reports.charts import (
@@ -27,6 +26,7 @@ from cxreports.reports.charts import (
     figure_svg,
     plot_drivers_and_adoption,
 )
+from tests.pdfs import pages_text
 
 #: Where the short technical note starts: codes and model names may appear after it.
 ABOUT = "About these numbers"
@@ -34,10 +34,6 @@ ABOUT = "About these numbers"
 CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 #: A month or a day written as a code: 2026-10, 2026-10-15.
 ISO_MONTH = re.compile(r"\b\d{4}-\d{2}\b")
-
-
-def pages_text(path: str | Path) -> list[str]:
-    return [re.sub(r"\s+", " ", page.extract_text() or "") for page in PdfReader(path).pages]
 
 
 def layout_problems(path: str | Path, n_agents: int, month: str = "October 2026") -> list[str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-import re
 import shutil
 from pathlib import Path
 
@@ -16,12 +16,7 @@ from cxreports.analyses.kpi_summary import compute_kpi_summary
 from cxreports.reports.batch import render_packs
 from cxreports.reports.rendering import SafeFetcher, fmt_kpi, render_pdf, template_dir
 from tests.conftest import invoke_cli
-
-
-def pdf_text(path: str | Path) -> str:
-    text = " ".join(page.extract_text() or "" for page in PdfReader(path).pages)
-    return re.sub(r"\s+", " ", text)
-
+from tests.pdfs import pdf_text
 
 # ``mover`` and ``rendered`` (three packs and every scorecard of the default sample)
 # are session fixtures in conftest.py, shared with test_pack_layout.py.
@@ -31,9 +26,11 @@ def test_every_report_written_whole(rendered):
     out, packs, cards = rendered
     for result in [*packs.values(), *cards.values()]:
         assert result.status == "ok", result.error
-        assert Path(result.path).read_bytes().startswith(b"%PDF")
-        assert len(result.sha256) == 64
-    leftovers = [p for p in out.rglob("*") if p.name.startswith(".")]
+        pdf = Path(result.path).read_bytes()
+        assert pdf.startswith(b"%PDF")
+        assert hashlib.sha256(pdf).hexdigest() == result.sha256  # what the manifest says
+    leftovers = [p for folder in ("packs", "scorecards") for p in (out / folder).rglob("*")
+                 if p.name.startswith(".")]
     assert not leftovers
 
 
@@ -143,6 +140,33 @@ def test_no_template_syntax_survives(rendered):
     for result in [*packs.values(), *cards.values()]:
         text = pdf_text(result.path)
         assert "{{" not in text and "{%" not in text
+
+
+def test_a_report_built_from_the_snapshot_is_the_same_file(small_source, tmp_path):
+    """From ``share_from`` reports up, workers build whole reports from the run's
+    snapshot; such a report must be the very file built from the source. A thread
+    stands in for the worker process: the same task, the snapshot really read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cxreports.reports.batch import render_scorecards
+
+    analysis = Analysis.from_source(small_source, period="2026-10")
+    first, second = sorted(analysis.team["supervisor_id"].unique())[:2]
+    vendors = sorted(analysis.team["vendor"].unique())[:2]
+    with ThreadPoolExecutor(1) as worker:
+        # The first report is built here and the analysis saved; the second comes
+        # from the snapshot.
+        shared = [*render_packs(analysis, tmp_path / "shared", supervisors=[first, second],
+                                executor=worker, share_from=1),
+                  *render_scorecards(analysis, tmp_path / "shared", vendors=vendors,
+                                     executor=worker, share_from=1)]
+    direct = [*render_packs(analysis, tmp_path / "direct", supervisors=[second]),
+              *render_scorecards(analysis, tmp_path / "direct", vendors=vendors[1:])]
+    assert all(r.status == "ok" for r in shared + direct), [r.error for r in shared + direct]
+    from_snapshot = {(r.kind, r.key): r.sha256 for r in shared}
+    for result in direct:
+        assert from_snapshot[(result.kind, result.key)] == result.sha256, result.key
+    assert not [p for p in (tmp_path / "shared").rglob(".*")]  # the snapshot removed
 
 
 # --------------------------------------------------------------------------- security

@@ -1,5 +1,5 @@
 """The vendor scorecard as a vendor manager reads it, from the PDFs of the default sample
-(the session's ``rendered`` scorecards, read back with pypdf): pages worth turning,
+(the demo's, ``rendered`` in conftest.py, read back with pypdf): pages worth turning,
 windows named as readers write them, the reference never compared with itself, one
 chart per headline outcome."""
 
