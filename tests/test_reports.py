@@ -253,7 +253,8 @@ def test_cli_packs_and_scorecards(small_source, tmp_path):
                         "--supervisor", "S01", "--supervisor", "S99", "--workers", "1")
     assert result.exit_code == 1
     assert "S99" in result.stderr and (tmp_path / "packs" / "S01.pdf").exists()
-    result = invoke_cli("scorecards", small_source, "--period", "2026-10", "--out", tmp_path)
+    result = invoke_cli("scorecards", small_source, "--period", "2026-10", "--out", tmp_path,
+                        "--workers", "1")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "scorecards" / "in-house.pdf").exists()
     assert len(list((tmp_path / "scorecards").glob("*.pdf"))) == 3
