@@ -34,8 +34,6 @@ from html import unescape
 from pathlib import Path
 
 import jinja2
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from ..core.files import atomic_write_bytes, atomic_write_text, sha256_of
 from ..core.kpis import kpi as kpi_spec
@@ -44,7 +42,7 @@ from ..core.resources import template_dir
 
 __all__ = [
     "ReportFiles",
-    "SafeFetcher",
+    "SafeFetcher",  # noqa: F822  (made on first use: module __getattr__)
     "render_html",
     "render_pdf",
     "standalone_html",
@@ -154,27 +152,42 @@ def render_html(template: str, *, overrides: str | os.PathLike | None = None,
 # --------------------------------------------------------------------------- PDF
 
 
-class SafeFetcher(URLFetcher):
-    """Fetches ``data:`` URLs and files under ``roots``; refuses everything else."""
+@functools.cache
+def _safe_fetcher() -> type:
+    # Made on first use: WeasyPrint takes about a second to import, and a run's own
+    # process (its workers render) or a notebook never needs it.
+    from weasyprint.urls import URLFetcher
 
-    def __init__(self, roots: list[str | os.PathLike], **kwargs) -> None:
-        super().__init__(allowed_protocols=("file", "data"), allow_redirects=False,
-                         timeout=5, **kwargs)
-        self.roots = [Path(r).resolve() for r in roots]
+    class SafeFetcher(URLFetcher):
+        """Fetches ``data:`` URLs and files under ``roots``; refuses everything else."""
 
-    def fetch(self, url, headers=None):
-        if url.startswith("data:"):
+        def __init__(self, roots: list[str | os.PathLike], **kwargs) -> None:
+            super().__init__(allowed_protocols=("file", "data"), allow_redirects=False,
+                             timeout=5, **kwargs)
+            self.roots = [Path(r).resolve() for r in roots]
+
+        def fetch(self, url, headers=None):
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if not url.startswith("file:"):
+                raise ValueError(f"refused to fetch {url!r}: only local template files are "
+                                 "allowed")
+            from urllib.request import url2pathname
+
+            path = Path(url2pathname(url.split("?")[0].split("#")[0].removeprefix("file:")))
+            resolved = path.resolve()
+            if not any(resolved.is_relative_to(root) for root in self.roots):
+                raise ValueError(f"refused to fetch {resolved}: outside the template and output "
+                                 "folders")
             return super().fetch(url, headers)
-        if not url.startswith("file:"):
-            raise ValueError(f"refused to fetch {url!r}: only local template files are allowed")
-        from urllib.request import url2pathname
 
-        path = Path(url2pathname(url.split("?")[0].split("#")[0].removeprefix("file:")))
-        resolved = path.resolve()
-        if not any(resolved.is_relative_to(root) for root in self.roots):
-            raise ValueError(f"refused to fetch {resolved}: outside the template and output "
-                             "folders")
-        return super().fetch(url, headers)
+    return SafeFetcher
+
+
+def __getattr__(name: str):
+    if name == "SafeFetcher":  # the class, made (and WeasyPrint imported) on first use
+        return _safe_fetcher()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The time stamped into embedded font subsets (seconds since 1970; fontTools
@@ -231,8 +244,10 @@ def render_pdf(html: str, *, base_dir: str | os.PathLike,
       whatever the environment of the parent process.
     """
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
+    from weasyprint import HTML
+
     document = HTML(string=html, base_url=str(Path(base_dir).resolve()) + os.sep,
-                    url_fetcher=SafeFetcher(roots))
+                    url_fetcher=_safe_fetcher()(roots))
     with _source_date_epoch(FONT_TIMESTAMP):
         return document.write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True,
                                   pdf_identifier=identifier)
