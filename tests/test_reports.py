@@ -142,31 +142,27 @@ def test_no_template_syntax_survives(rendered):
         assert "{{" not in text and "{%" not in text
 
 
-def test_a_report_built_from_the_snapshot_is_the_same_file(small_source, tmp_path):
+def test_a_report_built_from_the_snapshot_is_the_same_file(analysis, rendered, tmp_path):
     """From ``share_from`` reports up, workers build whole reports from the run's
-    snapshot; such a report must be the very file built from the source. A thread
-    stands in for the worker process: the same task, the snapshot really read."""
+    snapshot; such a report must be the very file the demo built from the source.
+    A thread stands in for the worker process: the same task, the snapshot really
+    read (the first report is built here, as in a run, the second from the snapshot)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cxreports.reports.batch import render_scorecards
 
-    analysis = Analysis.from_source(small_source, period="2026-10")
-    first, second = sorted(analysis.team["supervisor_id"].unique())[:2]
-    vendors = sorted(analysis.team["vendor"].unique())[:2]
+    _, packs, cards = rendered
     with ThreadPoolExecutor(1) as worker:
-        # The first report is built here and the analysis saved; the second comes
-        # from the snapshot.
-        shared = [*render_packs(analysis, tmp_path / "shared", supervisors=[first, second],
-                                executor=worker, share_from=1),
-                  *render_scorecards(analysis, tmp_path / "shared", vendors=vendors,
-                                     executor=worker, share_from=1)]
-    direct = [*render_packs(analysis, tmp_path / "direct", supervisors=[second]),
-              *render_scorecards(analysis, tmp_path / "direct", vendors=vendors[1:])]
-    assert all(r.status == "ok" for r in shared + direct), [r.error for r in shared + direct]
-    from_snapshot = {(r.kind, r.key): r.sha256 for r in shared}
-    for result in direct:
-        assert from_snapshot[(result.kind, result.key)] == result.sha256, result.key
-    assert not [p for p in (tmp_path / "shared").rglob(".*")]  # the snapshot removed
+        built = [*render_packs(analysis, tmp_path, supervisors=sorted(packs)[:2],
+                               executor=worker, share_from=1),
+                 *render_scorecards(analysis, tmp_path, vendors=sorted(cards)[:2],
+                                    executor=worker, share_from=1)]
+    demo = {("packs", k): r.sha256 for k, r in packs.items()}
+    demo |= {("scorecards", k): r.sha256 for k, r in cards.items()}
+    for result in built:
+        assert result.status == "ok", result.error
+        assert result.sha256 == demo[(result.kind, result.key)], result.key
+    assert not [p for p in tmp_path.rglob(".*")]  # the snapshots removed
 
 
 # --------------------------------------------------------------------------- security
