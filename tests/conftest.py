@@ -396,10 +396,14 @@ def _background(request, name: str) -> _Job:
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
 def pytest_collection_modifyitems(config, items):
     """A test that reads a session run (``shared_run``, ``wheel_demo``, or ``rendered``,
-    which is the demo's) is an end-to-end test: marked ``slow``."""
+    which is the demo's) is an end-to-end test: marked ``slow``. Tests marked
+    ``long`` go first."""
     for item in items:
         if {"shared_run", "wheel_demo"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # The long tests first: started last, one of them kept a worker busy for a minute
+    # after the other had finished (pytest-xdist hands out tests in this order).
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -75,6 +75,7 @@ def test_fcr_marginal_effects_recover_planted_probabilities(analysis, truth):
         assert row["ci_low"] - 0.02 <= effect <= row["ci_high"] + 0.02, behavior
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_zero_effect_behaviours_rarely_crowned_over_seeds(tmp_path):
     """Over several seeds, nulls are called drivers no more often than BH at 5% allows."""

@@ -370,6 +370,7 @@ _damage = st.tuples(st.floats(0, 1), st.sampled_from(DAMAGE_KINDS), st.integers(
                     st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30))
 
 
+@pytest.mark.long
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), damages=st.lists(_damage, min_size=1, max_size=8),

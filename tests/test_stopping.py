@@ -188,6 +188,7 @@ def _stop_twice_then_resume(job: Job, during_notebooks: int, during_packs: int) 
     assert not [p for p in out.rglob(".*") if p.name != ".cxreports.lock"]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_stopped_or_killed_run_leaves_nothing_running_and_resumes(tmp_path):
     # Small: 15 agents, 5 supervisors (5 packs), 3 vendors (3 notebooks).
