@@ -34,6 +34,12 @@ import pytest
 import yaml
 
 from cxreports.data.sample import write_sample_data
+from cxreports.run.notebooks import _import_papermill
+
+# Test modules import nbformat, and with it jsonschema, which builds an IRI grammar
+# on import: 2.5 CPU-s in each pytest process. Imported first the way the kit
+# imports them, without that check (notebooks use no IRI format).
+_import_papermill()
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
