@@ -135,8 +135,9 @@ def rendered(wheel_demo, mover):
     """Three packs (the mover's old and new teams, S05) and every scorecard of the
     default sample for October 2026, as PDFs: ``(out, {supervisor: result},
     {vendor: result})``. They are the demo's (``wheel_demo``: the same sample and
-    month), read back rather than rendered again; that a worker building a report
-    from the run's snapshot writes the same bytes is ``test_reproducible.py``'s."""
+    month), read back rather than rendered again; that a worker process building a
+    report from the run's snapshot writes the same bytes is checked in
+    ``test_reports.py``."""
     from cxreports.reports.batch import ReportResult
 
     out = wheel_demo.out

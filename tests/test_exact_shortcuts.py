@@ -108,10 +108,10 @@ def test_shapley_shares_are_the_definition_over_every_subset_fit(
     rng = np.random.default_rng(seed)
     n = 80
     x = rng.normal(size=(n, n_players + 1))
+    if constant:  # not the column copied below (unless there are only two)
+        x[:, 1 if x.shape[1] > 2 else 0] = 3.0
     if collinear:  # an exact copy: a singular subset, fitted by minimum norm
         x[:, -1] = x[:, 0]
-    if constant:
-        x[:, 0] = 3.0
     y = x @ rng.normal(size=x.shape[1]) + rng.normal(size=n)
     w = rng.uniform(0.2, 2, n) if weighted else np.ones(n)
     players = [[j] for j in range(n_players - 1)] + [[n_players - 1, n_players]] if grouped \

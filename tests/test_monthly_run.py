@@ -143,8 +143,8 @@ def test_dask_executor_gives_the_same_outputs(shared_run, tmp_path):
 
     local = shared_run.out  # the same source and parameters, run with executor: local
     # One worker process (with its nanny), as a remote machine would run them: what
-    # crosses to it (tasks, the snapshot, notebooks on its own kernel) is what is
-    # tested; the local runs have two workers.
+    # crosses to it (pickled tasks, the notebooks' snapshot read by its own kernel) is
+    # what is tested; the local runs have two workers.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")

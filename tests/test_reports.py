@@ -145,14 +145,14 @@ def test_no_template_syntax_survives(rendered):
 def test_a_report_built_from_the_snapshot_is_the_same_file(analysis, rendered, tmp_path):
     """From ``share_from`` reports up, workers build whole reports from the run's
     snapshot; such a report must be the very file the demo built from the source.
-    A thread stands in for the worker process: the same task, the snapshot really
-    read (the first report is built here, as in a run, the second from the snapshot)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    One worker process, spawned as in a run: the first report is built here and the
+    analysis saved, the second is built there from the snapshot (task and snapshot
+    reference pickled across)."""
     from cxreports.reports.batch import render_scorecards
+    from cxreports.run.executors import open_executor
 
     _, packs, cards = rendered
-    with ThreadPoolExecutor(1) as worker:
+    with open_executor("local", 1) as worker:
         built = [*render_packs(analysis, tmp_path, supervisors=sorted(packs)[:2],
                                executor=worker, share_from=1),
                  *render_scorecards(analysis, tmp_path, vendors=sorted(cards)[:2],
