@@ -269,7 +269,7 @@ def shapley_r2(x: np.ndarray, y: np.ndarray, *, players: list[list[int]] | None 
     for k in range(k_live):
         size += masks >> k & 1
     share_w = np.array([factorial(s) * factorial(k_live - s - 1) / factorial(k_live)
-                        for s in range(k_live)] + [0.0])
+                        for s in range(k_live)])
     shares = np.zeros(k_live)
     for j in range(k_live):
         without = masks[(masks >> j & 1) == 0]
