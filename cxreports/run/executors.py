@@ -1,7 +1,9 @@
 """Where per-supervisor and per-group work runs: local processes or a Dask cluster.
 
 ``executor: local`` uses a process pool on this machine (workers recycled
-every 50 tasks so memory stays flat). ``executor: dask://HOST:PORT`` sends
+every 50 tasks so memory stays flat), its workers forked from a fork server
+that has imported what they use once (:data:`WORKER_MODULES`).
+``executor: dask://HOST:PORT`` sends
 the same tasks to a running Dask distributed scheduler; its workers need
 this package installed and must see the output folder at the same path (a
 shared file system), since each task writes its file there. The outputs are
@@ -19,16 +21,21 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
 from ..core.errors import UnusableInputError
-from .stopping import die_with_parent
+from .stopping import die_with, die_with_parent
 
-__all__ = ["RecyclingExecutor", "local_executor", "open_executor"]
+__all__ = ["WORKER_MODULES", "RecyclingExecutor", "local_executor", "open_executor"]
+
+#: What a local pool's fork server imports when it starts (once per process that
+#: makes pools): every worker is forked from it with these loaded, instead of
+#: importing pandas, the analyses, WeasyPrint and papermill itself (~4 CPU-s each).
+WORKER_MODULES = ("cxreports.run.worker_imports",)
 
 
 class RecyclingExecutor(Executor):
@@ -41,13 +48,25 @@ class RecyclingExecutor(Executor):
     queued (CPython gh-115634). The old pool is drained before the new one
     starts, so the machine never runs more than ``workers`` renders.
 
-    Workers die with this process (:func:`~cxreports.run.stopping.die_with_parent`)
-    and ignore SIGINT: Ctrl-C reaches the whole foreground process group, and
+    Workers are forked from this process's fork server (``multiprocessing``'s
+    ``forkserver``), which imports ``preload`` once when it starts: a worker
+    then costs a fork instead of a new interpreter importing the kit (~4 CPU-s,
+    for every worker of every pool). The server is a single-threaded process
+    that only imports, so forking it is safe where forking this process (with
+    DuckDB's and the run's threads) would not be; a task still reaches a worker
+    pickled, as with ``spawn``.
+
+    Workers end as soon as this process ends, however it ends
+    (:func:`~cxreports.run.stopping.die_with`), and with the fork server
+    (:func:`~cxreports.run.stopping.die_with_parent`); the server exits once
+    this process and the workers are gone. So a killed run leaves nothing behind.
+    They ignore SIGINT: Ctrl-C reaches the whole foreground process group, and
     it is this process that decides what a stop means for the work in flight.
     """
 
-    def __init__(self, workers: int, *, recycle_after: int = 50) -> None:
-        self.workers, self.recycle_after = workers, recycle_after
+    def __init__(self, workers: int, *, recycle_after: int = 50,
+                 preload: Sequence[str] = WORKER_MODULES) -> None:
+        self.workers, self.recycle_after, self.preload = workers, recycle_after, preload
         self._pool: ProcessPoolExecutor | None = None
         self._submitted = 0
 
@@ -55,12 +74,16 @@ class RecyclingExecutor(Executor):
         if self._pool is None or self._submitted >= self.recycle_after * self.workers:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
-            # The pool starts its workers from the thread that submits.
-            main = threading.current_thread() is threading.main_thread()
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=get_context("spawn"),
-                                             initializer=_start_worker,
-                                             initargs=(os.getpid(), main))
+            context = get_context("forkserver")
+            # Read when this process's fork server starts (its first pool): later
+            # pools fork from the same server.
+            context.set_forkserver_preload(list(self.preload))
+            # A forked worker keeps the fork server's environment: it takes this
+            # process's own, as a spawned one would (a test or a caller may have
+            # changed it since the server started).
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_start_worker,
+                initargs=(os.getpid(), dict(os.environ)))
             self._submitted = 0
         self._submitted += 1
         return self._pool.submit(fn, *args, **kwargs)
@@ -79,14 +102,38 @@ class RecyclingExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _start_worker(parent_pid: int, started_by_main_thread: bool) -> None:
-    die_with_parent(parent_pid, linux_signal=started_by_main_thread)
+def _start_worker(pool_owner: int, environ: dict[str, str]) -> None:
+    # The server forks from its main thread, which lives as long as it does, so
+    # the parent-death signal is sure. The server must still be the pool owner's
+    # child: had both ended before this line, the parent would be init.
+    server = os.getppid()
+    die_with_parent(server)
+    if _parent_of(server) not in (pool_owner, None):
+        os._exit(1)
+    # The server only exits once the owner *and every worker* have closed its
+    # pipe (each worker inherits it), so a worker must not wait for the server.
+    die_with(pool_owner)
+    os.environ.clear()
+    os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def local_executor(workers: int, *, recycle_after: int = 50) -> RecyclingExecutor:
-    """Processes on this machine, recycled every ``recycle_after`` tasks per worker."""
-    return RecyclingExecutor(workers, recycle_after=recycle_after)
+def _parent_of(pid: int) -> int | None:
+    """The parent of process ``pid``, or ``None`` where this cannot be read."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def local_executor(workers: int, *, recycle_after: int = 50,
+                   preload: Sequence[str] = WORKER_MODULES) -> RecyclingExecutor:
+    """Processes on this machine, recycled every ``recycle_after`` tasks per worker,
+    forked from a server that has imported ``preload``."""
+    return RecyclingExecutor(workers, recycle_after=recycle_after, preload=preload)
 
 
 @contextmanager

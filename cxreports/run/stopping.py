@@ -10,7 +10,8 @@ timeout) or SIGKILL (the out-of-memory killer, a second attempt).
   records what did, ends the workers (``run.executors``) and removes its
   temporary files (:func:`remove_leftovers`).
 - SIGKILL cannot be caught, so each worker process has the operating system
-  kill it when its parent dies (:func:`die_with_parent`). A notebook kernel
+  kill it when its parent (the pool's fork server) dies, and ends itself when
+  the run does (:func:`die_with_parent`, :func:`die_with`). A notebook kernel
   already exits when the process that started it does (jupyter_client sets
   ``JPY_PARENT_PID`` and ipykernel polls it every second), and the
   multiprocessing resource tracker exits when the last process holding its
@@ -23,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import select
 import shutil
 import signal
 import sys
@@ -35,7 +37,8 @@ from pathlib import Path
 from ..core.errors import Interrupted
 from ..core.files import remove_temporary_files
 
-__all__ = ["StopRequest", "die_with_parent", "remove_leftovers", "stop_on_signals"]
+__all__ = ["StopRequest", "die_with", "die_with_parent", "remove_leftovers",
+           "stop_on_signals"]
 
 log = logging.getLogger("cxreports")
 
@@ -127,6 +130,43 @@ def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(0.5)
     os._exit(1)
+
+
+def die_with(pid: int) -> None:
+    """End this process as soon as process ``pid`` (not necessarily its parent) ends.
+
+    A thread waits on a pidfd (Linux 5.3 and later: woken by the exit itself);
+    elsewhere it checks every half second that ``pid`` still exists. A pool's
+    worker calls this for the process that owns the pool: its parent is the
+    fork server, which stays while any worker holds its pipe open.
+    """
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or pid gone already
+        handle = None
+        if not _exists(pid):
+            os._exit(1)
+    threading.Thread(target=_wait_for_exit, args=(pid, handle), daemon=True,
+                     name="cxreports-owner-watch").start()
+
+
+def _wait_for_exit(pid: int, handle: int | None) -> None:
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _exists(pid):
+            time.sleep(0.5)
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def remove_leftovers(out: str | os.PathLike) -> None:
