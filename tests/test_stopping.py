@@ -243,3 +243,23 @@ def test_leftovers_of_a_killed_run_are_recognised(tmp_path):
     assert not any(p.exists() for p in gone)
     assert sorted(p.name for p in out.iterdir()) == [".journal.jsonl", "manifest.json",
                                                      "notebooks", "packs", "tables"]
+
+
+def test_a_worker_ends_when_the_process_it_serves_ends_though_not_its_parent():
+    # A pool worker's parent is the fork server, which outlives a killed run while
+    # any worker holds its pipe: the worker must watch the run itself (die_with).
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    worker = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from cxreports.run.stopping import die_with; "
+        f"die_with({owner.pid}); print('watching', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline() == "watching\n"
+        assert worker.poll() is None
+        owner.kill()  # a zombie until reaped below: that already counts as ended
+        assert worker.wait(timeout=5) == 1
+        owner.wait()
+    finally:
+        for proc in (owner, worker):
+            with suppress(ProcessLookupError):
+                proc.kill()
