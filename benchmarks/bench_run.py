@@ -13,14 +13,13 @@ PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
-from bench_packs import RssSampler
+from bench_packs import RssSampler, busy_cpu_seconds
 
 from cxreports.data.sample import write_sample_data
 
@@ -28,14 +27,9 @@ DASK_AGENTS = 1500
 TARGET_SECONDS = 480  # 8 minutes at 7,500 agents
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _run(params: dict, path: Path) -> tuple[float, dict, float]:
     path.write_text(yaml.safe_dump(params))
-    started, cpu = time.perf_counter(), _children_cpu()
+    started, cpu = time.perf_counter(), busy_cpu_seconds()
     proc = subprocess.Popen([sys.executable, "-m", "cxreports", "run", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = RssSampler(proc.pid)
@@ -43,7 +37,7 @@ def _run(params: dict, path: Path) -> tuple[float, dict, float]:
     code = proc.wait()
     sampler.stop()
     wall = time.perf_counter() - started
-    _run.cpu = _children_cpu() - cpu  # the run and every process it waited for
+    _run.cpu = busy_cpu_seconds() - cpu  # the machine's: the run's forked workers too
     assert code in (0, 1), f"run failed with exit code {code}"
     manifest = json.loads((Path(params["out"]) / "manifest.json").read_text())
     peak = max((s[3] for s in sampler.samples), default=0.0)

@@ -20,7 +20,8 @@ The public surface, by layer (see ARCHITECTURE.md):
   analysis as a method (what notebooks and reports call)
 
 Names are imported on first use (PEP 562), so a process that needs one
-corner of the kit (a PDF render worker imports only ``reports.rendering``)
+corner of the kit (a Dask worker that only renders PDFs imports only
+``reports.rendering``)
 does not pay for pandas, statsmodels and matplotlib.
 """
 

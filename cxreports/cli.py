@@ -350,6 +350,8 @@ def notebooks(
 def _report_command(kind: str, source: str, period: str, out: Path, keys: list[str] | None,
                     templates: Path | None, workers: int, encoding: str = "utf-8",
                     html: bool = False) -> None:
+    from contextlib import nullcontext
+
     from .analyses.analysis import Analysis
     from .core.files import remove_temporary_files
     from .reports.batch import REPORT_KINDS, render_reports
@@ -377,11 +379,11 @@ def _report_command(kind: str, source: str, period: str, out: Path, keys: list[s
             analysis = Analysis(validate_source(source, encoding=encoding), period=period)
             _print_warnings(analysis.data)
             keys = keys or REPORT_KINDS[kind].keys(analysis)
-            with (open_executor("local", workers) as executor,
+            # One worker renders here: no pool (nor its fork server) to start.
+            with (open_executor("local", workers) if workers > 1 else nullcontext() as executor,
                   progress_step(kind, len(keys), console=err_console) as step):
                 results = render_reports(
-                    kind, analysis, out, keys=keys, templates=templates,
-                    executor=executor if workers > 1 else None,
+                    kind, analysis, out, keys=keys, templates=templates, executor=executor,
                     max_pending=2 * max(workers, 2), on_done=done, html=html)
     except CxReportsError as exc:
         raise _fail(exc) from None

@@ -48,9 +48,10 @@ def test_architecture_md_names_every_module_and_no_other():
 
 
 def test_a_worker_that_only_renders_imports_no_analysis_stack():
-    # What a spawned pool worker does with a prebuilt report: unpickle the task (which
-    # imports the function's module) and nothing else. Pandas, DuckDB, statsmodels and
-    # matplotlib would cost each worker ~3.7 CPU-s more at start.
+    # What a Dask worker does with a prebuilt report: unpickle the task (which imports
+    # the function's module) and nothing else. Pandas, DuckDB, statsmodels and
+    # matplotlib would cost each worker ~3.7 CPU-s more at start. (Local workers are
+    # forked from a server that has imported them once.)
     import pickle
 
     from cxreports.reports.rendering import ReportFiles, write_prebuilt_report

@@ -145,7 +145,7 @@ def test_no_template_syntax_survives(rendered):
 def test_a_report_built_from_the_snapshot_is_the_same_file(analysis, rendered, tmp_path):
     """From ``share_from`` reports up, workers build whole reports from the run's
     snapshot; such a report must be the very file the demo built from the source.
-    One worker process, spawned as in a run: the first report is built here and the
+    One worker process, forked as in a run: the first report is built here and the
     analysis saved, the second is built there from the snapshot (task and snapshot
     reference pickled across)."""
     from cxreports.reports.batch import render_scorecards

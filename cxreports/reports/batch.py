@@ -63,9 +63,9 @@ __all__ = [
 
 log = logging.getLogger("cxreports")
 #: Reports in a batch from which workers build whole reports from a snapshot
-#: (below it each worker's start-up, importing the kit, opening the snapshot
-#: and rebuilding the per-report analyses, costs more than the model building
-#: it takes off the parent).
+#: (below it each worker's start-up, opening the snapshot and rebuilding the
+#: per-report analyses, costs more than the model building it takes off the
+#: parent). Tuned when each worker also imported the kit (spawned, not forked).
 SHARE_FROM = 40
 
 
@@ -212,8 +212,8 @@ def _render_all(
     # analysis is saved and workers make whole reports. An analysis that cannot
     # be saved (one read from a snapshot itself) keeps to the first way.
     # A month of a few reports is quicker the first way: each worker would
-    # otherwise import the kit, open the snapshot and rebuild the per-report
-    # analyses (seconds each) to save a second of model building a report.
+    # otherwise open the snapshot and rebuild the per-report analyses (seconds
+    # each) to save a second of model building a report.
     can_share = hasattr(analysis.data, "write_parquet") and len(keys) >= share_from
     shared: _Shared | None = None
     try:

@@ -368,9 +368,9 @@ def write_html(html: str, target: str, base_dir: str, roots: list[str]) -> str:
 
 # --------------------------------------------------------------------------- worker tasks
 # Here, not beside the batch loop in reports.batch: a worker given only these to
-# run imports WeasyPrint and Jinja2 (0.8 CPU-s at start), not the analyses,
-# pandas, DuckDB, statsmodels and matplotlib that the batch module imports
-# (3.7 CPU-s more, in every worker of every pool).
+# run (a Dask worker; local workers are forked with the kit loaded) imports
+# WeasyPrint and Jinja2 (0.8 CPU-s at start), not the analyses, pandas, DuckDB,
+# statsmodels and matplotlib that the batch module imports (3.7 CPU-s more).
 
 
 @dataclass(frozen=True)

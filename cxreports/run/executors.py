@@ -12,7 +12,7 @@ the same either way: each task is a pure function of its inputs.
 When the run stops (``Interrupted``, or any error) the executor is ended at
 once: local workers are killed (the code that submitted has already given
 the work in flight its grace), a Dask client's futures are cancelled. Local
-workers also die with the run if it is killed (``stopping.die_with_parent``);
+workers also die with the run if it is killed (``stopping.die_with``);
 Dask's scheduler releases the futures of a client that has gone, and the
 tasks already running there finish but nothing waits for them.
 """
@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
 
 from ..core.errors import UnusableInputError
 from .stopping import die_with, die_with_parent
@@ -51,38 +51,44 @@ class RecyclingExecutor(Executor):
     Workers are forked from this process's fork server (``multiprocessing``'s
     ``forkserver``), which imports ``preload`` once when it starts: a worker
     then costs a fork instead of a new interpreter importing the kit (~4 CPU-s,
-    for every worker of every pool). The server is a single-threaded process
-    that only imports, so forking it is safe where forking this process (with
-    DuckDB's and the run's threads) would not be; a task still reaches a worker
-    pickled, as with ``spawn``.
+    for every worker of every pool). The server only imports: its one Python
+    thread forks while the native threads its imports start (OpenBLAS's,
+    pyarrow's jemalloc) sit idle, and both libraries handle a fork; forking
+    this process instead, with DuckDB's and the run's threads busy, would not
+    be safe. A task still reaches a worker pickled, as with ``spawn``. The
+    server is one per process, started with the first pool's ``preload``.
 
     Workers end as soon as this process ends, however it ends
     (:func:`~cxreports.run.stopping.die_with`), and with the fork server
     (:func:`~cxreports.run.stopping.die_with_parent`); the server exits once
-    this process and the workers are gone. So a killed run leaves nothing behind.
+    this process and the workers are gone. So a killed run leaves no process behind.
     They ignore SIGINT: Ctrl-C reaches the whole foreground process group, and
     it is this process that decides what a stop means for the work in flight.
     """
 
     def __init__(self, workers: int, *, recycle_after: int = 50,
                  preload: Sequence[str] = WORKER_MODULES) -> None:
-        self.workers, self.recycle_after, self.preload = workers, recycle_after, preload
+        self.workers, self.recycle_after = workers, recycle_after
         self._pool: ProcessPoolExecutor | None = None
         self._submitted = 0
+        self._context = get_context("forkserver")
+        # Read when this process's fork server starts: only the first pool's counts.
+        self._context.set_forkserver_preload(list(preload))
+        # Started now, not at the first task: its imports (seconds) then overlap
+        # with what the caller does before submitting, where the first submit
+        # would otherwise wait for them.
+        forkserver.ensure_running()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         if self._pool is None or self._submitted >= self.recycle_after * self.workers:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
-            context = get_context("forkserver")
-            # Read when this process's fork server starts (its first pool): later
-            # pools fork from the same server.
-            context.set_forkserver_preload(list(self.preload))
             # A forked worker keeps the fork server's environment: it takes this
             # process's own, as a spawned one would (a test or a caller may have
             # changed it since the server started).
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_start_worker,
+                max_workers=self.workers, mp_context=self._context,
+                initializer=_start_worker,
                 initargs=(os.getpid(), dict(os.environ)))
             self._submitted = 0
         self._submitted += 1
@@ -132,7 +138,8 @@ def _parent_of(pid: int) -> int | None:
 def local_executor(workers: int, *, recycle_after: int = 50,
                    preload: Sequence[str] = WORKER_MODULES) -> RecyclingExecutor:
     """Processes on this machine, recycled every ``recycle_after`` tasks per worker,
-    forked from a server that has imported ``preload``."""
+    forked from this process's fork server (which imports ``preload`` if this is
+    the first pool to start it)."""
     return RecyclingExecutor(workers, recycle_after=recycle_after, preload=preload)
 
 

@@ -106,16 +106,16 @@ def stop_on_signals(timeout_minutes: float | None = None) -> Iterator[StopReques
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def die_with_parent(parent_pid: int, *, linux_signal: bool = True) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """End this process as soon as its parent ``parent_pid`` ends, however it ends.
 
-    Called first thing in a worker process. On Linux the kernel sends SIGKILL
-    (``prctl(PR_SET_PDEATHSIG)``), at once and for certain. That fires when
-    the *thread* that started this process ends, so the caller passes
-    ``linux_signal=False`` when that was not the main thread; then, and off
-    Linux, a thread checks the parent's pid every half second.
+    Called first thing in a pool worker. On Linux the kernel sends SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``), at once and for certain, when the parent
+    *thread* that forked this process ends: right for a fork server, which
+    forks from its main thread. Elsewhere a thread checks the parent's pid
+    every half second.
     """
-    if linux_signal and sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
