@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import forkserver, get_context
 
 from ..core.errors import UnusableInputError
-from .stopping import die_with, die_with_parent
+from .stopping import die_with
 
 __all__ = ["WORKER_MODULES", "RecyclingExecutor", "local_executor", "open_executor"]
 
@@ -59,9 +58,8 @@ class RecyclingExecutor(Executor):
     server is one per process, started with the first pool's ``preload``.
 
     Workers end as soon as this process ends, however it ends
-    (:func:`~cxreports.run.stopping.die_with`), and with the fork server
-    (:func:`~cxreports.run.stopping.die_with_parent`); the server exits once
-    this process and the workers are gone. So a killed run leaves no process behind.
+    (:func:`~cxreports.run.stopping.die_with`); the server exits once this
+    process and the workers are gone. So a killed run leaves no process behind.
     They ignore SIGINT: Ctrl-C reaches the whole foreground process group, and
     it is this process that decides what a stop means for the work in flight.
     """
@@ -109,30 +107,13 @@ class RecyclingExecutor(Executor):
 
 
 def _start_worker(pool_owner: int, environ: dict[str, str]) -> None:
-    # The server forks from its main thread, which lives as long as it does, so
-    # the parent-death signal is sure. The server must still be the pool owner's
-    # child: had both ended before this line, the parent would be init.
-    server = os.getppid()
-    die_with_parent(server)
-    if _parent_of(server) not in (pool_owner, None):
-        os._exit(1)
-    # The server only exits once the owner *and every worker* have closed its
-    # pipe (each worker inherits it), so a worker must not wait for the server.
+    # The parent is the fork server, which exits only once the owner *and every
+    # worker* have closed its pipe (each worker inherits it): a worker watches the
+    # owner itself. An owner already gone (between fork and here) ends it at once.
     die_with(pool_owner)
     os.environ.clear()
     os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _parent_of(pid: int) -> int | None:
-    """The parent of process ``pid``, or ``None`` where this cannot be read."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def local_executor(workers: int, *, recycle_after: int = 50,

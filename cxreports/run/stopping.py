@@ -9,9 +9,8 @@ timeout) or SIGKILL (the out-of-memory killer, a second attempt).
   gives the work in flight ``Interrupted.grace_seconds`` to finish and
   records what did, ends the workers (``run.executors``) and removes its
   temporary files (:func:`remove_leftovers`).
-- SIGKILL cannot be caught, so each worker process has the operating system
-  kill it when its parent (the pool's fork server) dies, and ends itself when
-  the run does (:func:`die_with_parent`, :func:`die_with`). A notebook kernel
+- SIGKILL cannot be caught, so each worker process watches the run and ends
+  itself when the run ends, however it ends (:func:`die_with`). A notebook kernel
   already exits when the process that started it does (jupyter_client sets
   ``JPY_PARENT_PID`` and ipykernel polls it every second), and the
   multiprocessing resource tracker exits when the last process holding its
@@ -21,13 +20,11 @@ timeout) or SIGKILL (the out-of-memory killer, a second attempt).
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import select
 import shutil
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,13 +34,11 @@ from pathlib import Path
 from ..core.errors import Interrupted
 from ..core.files import remove_temporary_files
 
-__all__ = ["StopRequest", "die_with", "die_with_parent", "remove_leftovers",
-           "stop_on_signals"]
+__all__ = ["StopRequest", "die_with", "remove_leftovers", "stop_on_signals"]
 
 log = logging.getLogger("cxreports")
 
 _CAUSES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGALRM: "timeout"}
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class StopRequest:
@@ -106,39 +101,15 @@ def stop_on_signals(timeout_minutes: float | None = None) -> Iterator[StopReques
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """End this process as soon as its parent ``parent_pid`` ends, however it ends.
-
-    Called first thing in a pool worker. On Linux the kernel sends SIGKILL
-    (``prctl(PR_SET_PDEATHSIG)``), at once and for certain, when the parent
-    *thread* that forked this process ends: right for a fork server, which
-    forks from its main thread. Elsewhere a thread checks the parent's pid
-    every half second.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    else:
-        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
-                         name="cxreports-parent-watch").start()
-    if os.getppid() != parent_pid:  # the parent died before we asked
-        os._exit(1)
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(0.5)
-    os._exit(1)
-
-
 def die_with(pid: int) -> None:
     """End this process as soon as process ``pid`` (not necessarily its parent) ends.
 
-    A thread waits on a pidfd (Linux 5.3 and later: woken by the exit itself);
-    elsewhere it checks every half second that ``pid`` still exists. A pool's
-    worker calls this for the process that owns the pool: its parent is the
-    fork server, which stays while any worker holds its pipe open.
+    Called first thing in a pool worker, for the process that owns the pool:
+    the worker's parent is the fork server, which stays while any worker holds
+    its pipe open, so the parent's end (``prctl(PR_SET_PDEATHSIG)``) would come
+    only after the worker's. A thread waits on a pidfd (Linux 5.3 and later:
+    woken by the exit itself, a zombie included); elsewhere it checks every half
+    second that ``pid`` still exists.
     """
     try:
         handle = os.pidfd_open(pid)
