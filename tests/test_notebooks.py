@@ -218,8 +218,8 @@ def test_numbers_shown_equal_the_library(demo_notebooks, wheel_demo, default_sou
 
 @pytest.mark.slow
 def test_cli_notebooks_runs_params_file(small_source, tmp_path):
-    # One worker: the notebooks run one after another on one kernel, without a pool
-    # (the runs in conftest.py use two).
+    # One worker: one worker process runs the notebooks one after another on its one
+    # kernel (the runs in conftest.py use two).
     params = tmp_path / "p.yaml"
     params.write_text(json.dumps({
         "source": str(small_source), "period": "2026-10", "out": str(tmp_path / "out"),
