@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from cxreports import make_sample_data, validate_source
+from cxreports import Analysis, make_sample_data, validate_source, write_sample_data
 from tests.conftest import invoke_cli
 
 
@@ -83,3 +83,19 @@ def test_generator_behaves_like_a_real_centre():
                                   selection="propensity", coaching_lift=0.0)
     assert noise_free.truth["coaching"]["selection"] == "propensity"
     assert noise_free.truth["coaching_lift"] == 0.0
+
+
+def test_a_centre_too_small_for_calibration_still_generates_and_reports(tmp_path):
+    # 8 agents over 2 months: no contact is scored twice, so there is no calibration
+    # unit. The generator once failed here (an empty float mask inverted), and the
+    # scorecards (leniency from routine evaluations in an untyped empty frame).
+    from cxreports.reports.models import build_vendor_scorecard
+
+    source = write_sample_data(tmp_path / "tiny", agents=8, months=2, contacts_per_month=10,
+                               seed=3)
+    analysis = Analysis.from_source(source, period="2026-10")
+    leniency = analysis.evaluator_leniency()
+    assert (leniency["n_interactions"] == 0).all() and set(leniency["basis"]) == {"routine"}
+    assert leniency[["leniency", "ci_low", "ci_high", "std_error"]].dtypes.eq(float).all()
+    vendors = sorted(analysis.team["vendor"].unique())
+    assert [build_vendor_scorecard(analysis, v).vendor for v in vendors] == vendors

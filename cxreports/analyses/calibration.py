@@ -333,8 +333,10 @@ def _rater_effects(long: pd.DataFrame) -> pd.DataFrame:
     y = long.groupby(["interaction_id", "evaluator_id"])["score"].mean().reset_index()
     m = y.groupby("interaction_id")["score"].transform("count")
     y = y[m >= 2].reset_index(drop=True)
-    if y.empty:
-        return pd.DataFrame(columns=["effect", "std_error", "count"])
+    if y.empty:  # typed, so leniencies fall back to routine evaluations as numbers
+        return pd.DataFrame({"effect": pd.Series(dtype=float),
+                             "std_error": pd.Series(dtype=float),
+                             "count": pd.Series(dtype=int)})
     raters = np.sort(y["evaluator_id"].unique())
     r = np.searchsorted(raters, y["evaluator_id"].to_numpy())
     units, u = np.unique(y["interaction_id"].to_numpy(), return_inverse=True)

@@ -295,7 +295,8 @@ def _plant_qa(rng: np.random.Generator, team: _QATeam, *, evaluated: np.ndarray,
     alignment = {}
     for vendor in dict.fromkeys(v[1] for v in SITES):
         pick = brand_rescore & (vendors[first_rows] == vendor)
-        routine_brand = np.array([people[rater[r]][2] == "brand" for r in first_rows])
+        routine_brand = np.array([people[rater[r]][2] == "brand" for r in first_rows],
+                                 dtype=bool)  # bool even when no contact was re-scored
         pick &= ~routine_brand
         if not pick.any():
             continue
