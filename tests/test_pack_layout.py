@@ -24,6 +24,7 @@ from cxreports.reports.charts import (
     MIN_FONT_PT,
     VERDICT_COLORS,
     figure_svg,
+    panel_positions,
     plot_drivers_and_adoption,
 )
 from tests.pdfs import pages_text
@@ -97,16 +98,35 @@ def test_pack_words_say_what_each_number_counts(rendered):
             assert "Customers, October 2026" in pages[-1].split(ABOUT)[0], supervisor
 
 
-def _chart(analysis) -> tuple[str, list[str]]:
+def _site_csat(analysis) -> pd.DataFrame:
     drivers = analysis.layered_drivers
     csat = drivers[(drivers["group_by"] == "site") & (drivers["kpi"] == "csat")]
-    csat = fcr_adjusted_intervals(csat[csat["group"] == csat["group"].iloc[0]])
-    rng = np.random.default_rng(1)
-    adoption = pd.concat([csat[["behavior_id", "label"]].assign(
+    return fcr_adjusted_intervals(csat[csat["group"] == csat["group"].iloc[0]])
+
+
+def _adoption(csat: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.concat([csat[["behavior_id", "label"]].assign(
         adoption=rng.uniform(0, 1, len(csat)), who=who) for who in ("this team", "site average")])
-    svg = figure_svg(plot_drivers_and_adoption(csat, adoption, hue="who"))
+
+
+def _chart(analysis) -> tuple[str, list[str]]:
+    csat = _site_csat(analysis)
+    svg = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 1), hue="who"))
     order = csat.sort_values("estimate", ascending=False)["label"].tolist()
     return svg, order
+
+
+def test_a_team_chart_placed_like_its_sites_first_is_the_same_as_laid_out(analysis):
+    # Packs lay out a site's first team chart and place the others' panels where it
+    # put them (models._team_chart): only the adoption bars differ between teams.
+    csat = _site_csat(analysis)
+    first = plot_drivers_and_adoption(csat, _adoption(csat, 1), hue="who")
+    first_svg = figure_svg(first)
+    laid_out = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who"))
+    placed = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who",
+                                                  panels_at=panel_positions(first)))
+    assert placed == laid_out != first_svg
 
 
 def test_chart_text_prints_at_8pt_or_more(analysis):

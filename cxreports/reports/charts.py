@@ -24,6 +24,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from ..core.kpis import kpi as kpi_spec
 
@@ -355,21 +356,43 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
     return ax
 
 
+def drivers_and_adoption_rows(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
+                              label: str = "label") -> list[str]:
+    """The rows of :func:`plot_drivers_and_adoption`, top to bottom: largest effect
+    first, then behaviours with an adoption but no effect row."""
+    names = drivers[label] if label in drivers else drivers["behavior_id"]
+    order = list(drivers.assign(_n=names.astype(str))
+                 .sort_values("estimate", ascending=False, na_position="last")["_n"])
+    return _rows(order, (adoption[label] if label in adoption
+                         else adoption["behavior_id"]).astype(str))
+
+
+def panel_positions(figure: Figure) -> tuple[Bbox, ...]:
+    """Where a drawn figure's axes sit (fractions of the figure), for ``panels_at``."""
+    return tuple(ax.get_position(original=True).frozen() for ax in figure.axes)
+
+
 def plot_drivers_and_adoption(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
                               hue: str, colors: dict[str, str] | None = None,
                               label: str = "label", titles: tuple[str, str] | None = None,
-                              adoption_label: str = "% of evaluated contacts") -> Figure:
+                              adoption_label: str = "% of evaluated contacts",
+                              panels_at: tuple[Bbox, Bbox] | None = None) -> Figure:
     """One figure, one row per behaviour: its effect (:func:`plot_drivers`) on the left
     and its adoption (:func:`plot_behaviour_adoption`) on the right, in the same
     order (largest effect first), drivers highlighted in both. Drawn at the
-    report's print width, so its text prints at :data:`MIN_FONT_PT` or more."""
+    report's print width, so its text prints at :data:`MIN_FONT_PT` or more.
+
+    The panels are placed by matplotlib's constrained layout, unless ``panels_at``
+    gives their places (:func:`panel_positions` of a drawn figure with the same
+    effects, rows, groups and titles, whose layout only the adoption bars inside
+    the right panel would change): the layout, a dry draw of the whole figure,
+    is then skipped (about half the time of a team chart), the bytes are the same.
+    """
     with chart_theme():
+        rows = drivers_and_adoption_rows(drivers, adoption, label=label)
         names = drivers[label] if label in drivers else drivers["behavior_id"]
-        order = list(drivers.assign(_n=names.astype(str))
-                     .sort_values("estimate", ascending=False, na_position="last")["_n"])
-        rows = _rows(order, (adoption[label] if label in adoption
-                             else adoption["behavior_id"]).astype(str))
-        figure = Figure(figsize=(PRINT_WIDTH_IN, 0.24 * len(rows) + 1.25), layout="constrained")
+        figure = Figure(figsize=(PRINT_WIDTH_IN, 0.24 * len(rows) + 1.25),
+                        layout=None if panels_at else "constrained")
         left, right = figure.subplots(1, 2, sharey=True, width_ratios=(1.25, 1))
         plot_drivers(drivers, label=label, ax=left, order=rows,
                      title=titles[0] if titles else None)
@@ -390,7 +413,11 @@ def plot_drivers_and_adoption(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
             figure.legend(handles=handles, labels=texts, loc="outside lower center",
                           ncol=len(handles), frameon=False, handlelength=1.5,
                           columnspacing=1.5)
-        figure.get_layout_engine().set(wspace=0.06)
+        if panels_at:
+            for ax, place in zip((left, right), panels_at, strict=True):
+                ax.set_position(place)
+        else:
+            figure.get_layout_engine().set(wspace=0.06)
         for tick, name in zip(left.get_yticklabels(), rows, strict=True):
             tick.set_fontweight("bold" if name in driving else "normal")
         for i, name in enumerate(rows):

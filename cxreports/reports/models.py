@@ -35,8 +35,10 @@ from ..core.periods import MONTHS_NOTE, generated_on, month_name, parse_period, 
 from .charts import (
     KIT_PALETTE,
     REFERENCE_COLOR,
+    drivers_and_adoption_rows,
     figure_svg,
     legend_below,
+    panel_positions,
     plot_behaviour_adoption,
     plot_drivers_and_adoption,
     plot_kpi_panels,
@@ -481,12 +483,27 @@ _CHART_COLUMNS = ("kpi", "behavior_id", "label", "estimate", "ci_low", "ci_high"
 def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
                 adoption: tuple) -> str:
     # Keyed by content: a pack rendered twice (a resume, a test) draws once.
+    effects = pd.DataFrame(list(drivers), columns=list(_CHART_COLUMNS))
+    shown = pd.DataFrame(list(adoption), columns=["behavior_id", "label", "adoption", "who"])
+    # The teams of a site share its effects, rows and titles; only their adoption
+    # bars differ, inside the right panel. So the site's first chart is laid out
+    # and the others placed where it put its panels (the same bytes, in half the time).
+    layout = (titles, adoption_label, drivers,
+              tuple(drivers_and_adoption_rows(effects, shown)), tuple(shown["who"].unique()))
     figure = plot_drivers_and_adoption(
-        pd.DataFrame(list(drivers), columns=list(_CHART_COLUMNS)),
-        pd.DataFrame(list(adoption), columns=["behavior_id", "label", "adoption", "who"]),
-        hue="who", colors={"this team": KIT_PALETTE[1], "site average": REFERENCE_COLOR},
-        titles=titles, adoption_label=adoption_label)
-    return figure_svg(figure)
+        effects, shown, hue="who",
+        colors={"this team": KIT_PALETTE[1], "site average": REFERENCE_COLOR},
+        titles=titles, adoption_label=adoption_label, panels_at=_TEAM_CHART_LAYOUTS.get(layout))
+    svg = figure_svg(figure)
+    if layout not in _TEAM_CHART_LAYOUTS:
+        if len(_TEAM_CHART_LAYOUTS) >= 64:  # a long-lived worker serves run after run
+            _TEAM_CHART_LAYOUTS.pop(next(iter(_TEAM_CHART_LAYOUTS)))
+        _TEAM_CHART_LAYOUTS[layout] = panel_positions(figure)
+    return svg
+
+
+#: Panel places of the team charts drawn so far, by what decides their layout.
+_TEAM_CHART_LAYOUTS: dict[tuple, tuple] = {}
 
 
 def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.DataFrame:
