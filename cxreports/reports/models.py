@@ -512,16 +512,23 @@ def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.Dat
         .assign(who=who)
 
 
-def _reliability(reliable: pd.DataFrame, agent_id: str, behavior_id: str) -> dict:
+def _reliability(reliable: dict[tuple[str, str], dict], agent_id: str,
+                 behavior_id: str) -> dict:
     """Whether an agent's figure on a behaviour reaches the reliability target
-    (:meth:`Analysis.agent_behaviour_reliability`); below it the pack marks the
-    figure provisional instead of presenting it as settled."""
-    key = (agent_id, behavior_id)
-    if key not in reliable.index:
+    (:meth:`Analysis.agent_behaviour_reliability`, rows by agent and behaviour); below
+    it the pack marks the figure provisional instead of presenting it as settled."""
+    row = reliable.get((agent_id, behavior_id))
+    if row is None:
         return {"reliable": False, "reliability": None, "evaluations": 0}
-    row = reliable.loc[key]
     return {"reliable": bool(row["reliable"]), "reliability": _clean(row["reliability"]),
             "evaluations": int(row["n"])}
+
+
+def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict]:
+    """``frame``'s rows as dicts of their other columns, by the values of ``keys``
+    (unique): a dict lookup per cell of a card instead of a pandas ``.loc``."""
+    rows = frame.to_dict("records")
+    return {tuple(row.pop(k) for k in keys): row for row in rows}
 
 
 #: The behaviour rows an agent's card shows at most (coaching picks and strengths first).
@@ -559,23 +566,26 @@ _REASON_TAGS = {"few": "too few evaluations", "strong": "at strong level",
                 "other": "smaller gain"}
 
 
-def _behaviour_rows(agent_id: str, trends: pd.DataFrame, scores: pd.DataFrame,
-                    reliable: pd.DataFrame, labels: pd.Series, driver_ids: list[str], *,
+def _behaviour_rows(agent_id: str, trends: dict[str, dict], scores: dict[tuple, dict],
+                    reliable: dict[tuple, dict], labels: pd.Series, driver_ids: list[str], *,
                     picks: list[str], strong: list[str], below: set[str],
                     coached_on: set[str], month: str, recent_short: str
                     ) -> tuple[list[dict], list[str]]:
     """An agent card's behaviour table and, for every proven driver that is not a pick,
     why not in words. The table always lists every proven driver at the site (so "at the
     strong-agent level on every proven driver" can be checked), then other behaviours
-    whose trend changed clearly; each row is tagged with its role."""
+    whose trend changed clearly; each row is tagged with its role. ``trends`` holds the
+    agent's trend rows by behaviour; ``scores`` and ``reliable`` rows by agent and
+    behaviour (:func:`_rows_by`)."""
     order = list(dict.fromkeys(
         picks + strong + list(driver_ids)
-        + [b for b in trends.index if trends.at[b, "trend"] in ("improved", "declined")]))
+        + [b for b, t in trends.items() if t["trend"] in ("improved", "declined")]))
     rows, reasons = [], []
     for b in order:
-        t = trends.loc[b] if b in trends.index else None
-        score = ({k: _clean(v) for k, v in scores.loc[(agent_id, b)].items()}
-                 if (agent_id, b) in scores.index else None)
+        t = trends.get(b)
+        score = scores.get((agent_id, b))
+        if score is not None:
+            score = {k: _clean(v) for k, v in score.items()}
         label = str(labels.get(b, b))
         tags = ["coach on" if b in picks else "strength" if b in strong
                 else "driver" if b in driver_ids else "not a driver"]
@@ -631,11 +641,16 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _by_agent(frame: pd.DataFrame) -> Callable[[str], pd.DataFrame]:
-    """``frame``'s rows of one agent (in their order; none: an empty frame), by agent id."""
-    groups = {key: rows for key, rows in frame.groupby("agent_id", sort=False)}
-    empty = frame.iloc[:0]
-    return lambda agent_id: groups.get(agent_id, empty)
+def _by_agent(frame: pd.DataFrame) -> Callable[[str], list[dict]]:
+    """``frame``'s rows of one agent as dicts (in their order; none: an empty list)."""
+    groups: dict[str, list[dict]] = {}
+    for row in frame.to_dict("records"):
+        groups.setdefault(row["agent_id"], []).append(row)
+    return lambda agent_id: groups.get(agent_id, [])
+
+
+def _rank(row: dict):
+    return row["rank"]
 
 
 def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
@@ -648,10 +663,11 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
     priorities = analysis.coaching_priorities(kpi=PRIMARY_KPI)
     priorities = priorities[priorities["agent_id"].isin(members)]
     scores = analysis.agent_behaviour_scores
-    scores = scores[scores["agent_id"].isin(members)].set_index(["agent_id", "behavior_id"])
+    keys = ["agent_id", "behavior_id"]
+    scores = _rows_by(scores[scores["agent_id"].isin(members)], keys)
     reliable = analysis.agent_behaviour_reliability()
-    reliable = reliable[reliable["agent_id"].isin(members)].set_index(
-        ["agent_id", "behavior_id"])[["n", "reliability", "reliable"]]
+    reliable = _rows_by(reliable.loc[reliable["agent_id"].isin(members),
+                                     [*keys, "n", "reliability", "reliable"]], keys)
     trends = analysis.trends[analysis.trends["agent_id"].isin(members)]
     kpis = analysis.kpi_summary(group_by="agent_id", agents=members, min_responses=10)
     coaching = analysis.data.table("coaching")
@@ -664,64 +680,65 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
     coaching = coaching[coaching["agent_id"].isin(members)
                         & (pd.to_datetime(coaching["held_on"]) >= start)
                         & (pd.to_datetime(coaching["held_on"]) <= end)]
-    # Split once, not filtered per agent: a boolean filter on an Arrow string column
-    # costs about a millisecond, and a card needs five of them.
+    # Split once into plain dicts, not filtered per agent: a boolean filter on an Arrow
+    # string column costs about a millisecond, and a card needs five of them; a row
+    # read through pandas (``itertuples``, ``.loc``) costs tens of microseconds.
     own_priorities, own_trends, own_kpis, own_sessions = (
         _by_agent(frame) for frame in (priorities, trends, kpis, coaching))
     sections = []
     for agent_id in members:
         mine = own_priorities(agent_id)
         sessions_held = own_sessions(agent_id)
-        opp = mine[mine["kind"] == "opportunity"].sort_values("rank")
-        strong = mine[mine["kind"] == "strength"].sort_values("rank")
-        below = mine[mine["kind"] == "below_minimum"]
+        opp = sorted((r for r in mine if r["kind"] == "opportunity"), key=_rank)
+        strong = sorted((r for r in mine if r["kind"] == "strength"), key=_rank)
+        below = {r["behavior_id"] for r in mine if r["kind"] == "below_minimum"}
         opportunities = [{
-            "label": labels.get(r.behavior_id, r.behavior_id), "score": r.score,
-            "benchmark": r.benchmark, "gap": r.gap, "expected_gain": r.expected_gain,
-            "why": f"shown on {r.score:.0%} of evaluated contacts over {recent}, against "
-                   f"{r.benchmark:.0%} for strong agents here; closing the gap is worth "
-                   f"about {_size_text(PRIMARY_KPI, r.expected_gain)}",
-            "mentor": str(names.get(r.mentor_agent_id, r.mentor_agent_id))
-            if isinstance(r.mentor_agent_id, str) else None,
-            **_reliability(reliable, agent_id, r.behavior_id),
-        } for r in opp.itertuples()]
-        strengths = [{"label": labels.get(r.behavior_id, r.behavior_id), "score": r.score,
-                      "benchmark": r.benchmark,
-                      **_reliability(reliable, agent_id, r.behavior_id)}
-                     for r in strong.itertuples()]
-        coached_on = set(sessions_held["behavior_id"].dropna())
+            "label": labels.get(r["behavior_id"], r["behavior_id"]), "score": r["score"],
+            "benchmark": r["benchmark"], "gap": r["gap"], "expected_gain": r["expected_gain"],
+            "why": f"shown on {r['score']:.0%} of evaluated contacts over {recent}, against "
+                   f"{r['benchmark']:.0%} for strong agents here; closing the gap is worth "
+                   f"about {_size_text(PRIMARY_KPI, r['expected_gain'])}",
+            "mentor": str(names.get(r["mentor_agent_id"], r["mentor_agent_id"]))
+            if isinstance(r["mentor_agent_id"], str) else None,
+            **_reliability(reliable, agent_id, r["behavior_id"]),
+        } for r in opp]
+        strengths = [{"label": labels.get(r["behavior_id"], r["behavior_id"]),
+                      "score": r["score"], "benchmark": r["benchmark"],
+                      **_reliability(reliable, agent_id, r["behavior_id"])}
+                     for r in strong]
+        coached_on = {r["behavior_id"] for r in sessions_held
+                      if isinstance(r["behavior_id"], str)}
         trend_rows, no_pick = _behaviour_rows(
-            agent_id, own_trends(agent_id).set_index("behavior_id"),
+            agent_id, {r["behavior_id"]: r for r in own_trends(agent_id)},
             scores, reliable, labels, driver_ids,
-            picks=list(opp["behavior_id"]), strong=list(strong["behavior_id"]),
-            below=set(below["behavior_id"]), coached_on=coached_on,
-            month=month, recent_short=recent_short)
+            picks=[r["behavior_id"] for r in opp], strong=[r["behavior_id"] for r in strong],
+            below=below, coached_on=coached_on, month=month, recent_short=recent_short)
         improved = [{"label": row["label"], "period_mean": row["period_mean"],
                      "baseline_mean": row["baseline_mean"], "change_pp": row["change_pp"]}
                     for row in trend_rows
                     if "coached" in row["tags"] and row["trend"] == "improved"
                     and row["reliable"]]
-        sessions = [{"held_on": pd.Timestamp(r.held_on).date().isoformat(),
-                     "day": f"{pd.Timestamp(r.held_on).day} {pd.Timestamp(r.held_on):%b}",
-                     "focus": labels.get(r.behavior_id, r.topic or "general")
-                     if isinstance(r.behavior_id, str) and r.behavior_id
-                     else (r.topic or "general"),
-                     "minutes": _clean(r.minutes)}
-                    for r in sessions_held.sort_values("held_on").itertuples()]
-        k = own_kpis(agent_id).set_index("kpi")
+        sessions = [{"held_on": held.date().isoformat(), "day": f"{held.day} {held:%b}",
+                     "focus": labels.get(r["behavior_id"], r["topic"] or "general")
+                     if isinstance(r["behavior_id"], str) and r["behavior_id"]
+                     else (r["topic"] or "general"),
+                     "minutes": _clean(r["minutes"])}
+                    for held, r in sorted(((pd.Timestamp(r["held_on"]), r)
+                                           for r in sessions_held), key=lambda p: p[0])]
+        k = {r["kpi"]: r for r in own_kpis(agent_id)}
         kpi_cells = [{"label": _label(name), "short_label": kpi_spec(name).short_label,
                       "kpi": name,
-                      **{c: _clean(k.at[name, c]) for c in ("value", "ci_low", "ci_high", "n",
-                                                            "enough_data")}}
-                     for name in _AGENT_CARD_KPIS if name in k.index]
+                      **{c: _clean(k[name][c]) for c in ("value", "ci_low", "ci_high", "n",
+                                                         "enough_data")}}
+                     for name in _AGENT_CARD_KPIS if name in k]
         for cell in kpi_cells:
             cell["range_text"] = _range_text(cell)
         minutes = [s["minutes"] for s in sessions if s["minutes"] is not None]
         sections.append({
             "agent_id": agent_id, "name": str(names.get(agent_id, agent_id)),
-            "enough_data": not (mine["kind"] == "insufficient_data").any() and len(mine) > 0,
+            "enough_data": bool(mine) and all(r["kind"] != "insufficient_data" for r in mine),
             "kpis": kpi_cells, "strengths": strengths, "opportunities": opportunities,
-            "below_minimum": bool(len(below)) and not opportunities,
+            "below_minimum": bool(below) and not opportunities,
             "trends": trend_rows[:max(_CARD_TREND_ROWS, len(driver_ids))],
             "trends_more": max(len(trend_rows) - max(_CARD_TREND_ROWS, len(driver_ids)), 0),
             "no_pick": no_pick, "improved": improved,
