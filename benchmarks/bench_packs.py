@@ -9,7 +9,8 @@ Measured side by side in one run, with the same number of processes (2):
   are built (``prepare_seconds``, untimed: the run builds them once for the
   notebooks and every report);
 - **bare**: WeasyPrint alone rendering the very same HTML (built beforehand,
-  untimed) to PDF on the same kind of pool.
+  untimed) to PDF on the same kind of pool, once before and once after the
+  packs (the machine's speed drifts; the packs are compared with the mean).
 
 The figure to watch is ``packs_over_bare`` = packs wall / bare wall: the aim
 is <= 1.3, i.e. model building costs less than a third of rendering. Both
@@ -158,7 +159,19 @@ def run(work: Path, scale: float = 1.0) -> dict:
     build_coaching_pack(analysis, supervisors[0])
     prepare = time.perf_counter() - t
 
-    # 1. The packs, as the command makes them.
+    # The same HTML as the packs run makes (built here, untimed), for WeasyPrint alone.
+    pages = []
+    for sid in supervisors:
+        pack = build_coaching_pack(analysis, sid)
+        pages.append((safe_filename(sid), render_html(
+            "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
+
+    # Bare WeasyPrint before and after the packs run: this machine's speed drifts
+    # (a fixed loop took 2.6 to 5.7 s within one session), so the packs run is
+    # compared with the mean of the two renders around it.
+    bare_before = _bare_render(pages, work / "bare-out" / "before")
+
+    # The packs, as the command makes them.
     sampler = RssSampler()
     sampler.start()
     with Clock() as packs, open_executor("local", WORKERS) as executor:
@@ -168,25 +181,23 @@ def run(work: Path, scale: float = 1.0) -> dict:
     assert all(x.status == "ok" for x in results), [x.error for x in results if x.error][:3]
     n = len(results)
 
-    # 2. The same HTML (built here, untimed), rendered by WeasyPrint alone.
-    pages = []
-    for sid in supervisors:
-        pack = build_coaching_pack(analysis, sid)
-        pages.append((safe_filename(sid), render_html(
-            "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
-    bare = _bare_render(pages, work / "bare-out" / "packs")
+    bare_after = _bare_render(pages, work / "bare-out" / "after")
+    bare_wall = (bare_before.wall + bare_after.wall) / 2
+    bare_cpu = (bare_before.cpu + bare_after.cpu) / 2
 
     quarters = _quarters(sampler)
-    ratio = packs.wall / bare.wall
+    ratio = packs.wall / bare_wall
     return {
         "agents": agents, "supervisors": len(supervisors), "packs": n, "workers": WORKERS,
         "prepare_seconds": round(prepare, 1),
         "packs_wall_seconds": round(packs.wall, 1),
         "packs_cpu_seconds": round(packs.cpu, 1),
-        "bare_render_wall_seconds": round(bare.wall, 1),
-        "bare_render_cpu_seconds": round(bare.cpu, 1),
+        "bare_render_wall_seconds": round(bare_wall, 1),
+        "bare_render_cpu_seconds": round(bare_cpu, 1),
+        "bare_before_after_wall_seconds": [round(bare_before.wall, 1),
+                                           round(bare_after.wall, 1)],
         "packs_over_bare": round(ratio, 2),
-        "packs_over_bare_cpu": round(packs.cpu / bare.cpu, 2),
+        "packs_over_bare_cpu": round(packs.cpu / bare_cpu, 2),
         "target": TARGET,
         "packs_per_second": round(n / packs.wall, 2),
         "model_seconds_per_pack": round(sum(r.model_seconds for r in results) / n, 3),
