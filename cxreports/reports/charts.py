@@ -392,7 +392,7 @@ def plot_drivers_and_adoption(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
         rows = drivers_and_adoption_rows(drivers, adoption, label=label)
         names = drivers[label] if label in drivers else drivers["behavior_id"]
         figure = Figure(figsize=(PRINT_WIDTH_IN, 0.24 * len(rows) + 1.25),
-                        layout=None if panels_at else "constrained")
+                        layout="none" if panels_at else "constrained")
         left, right = figure.subplots(1, 2, sharey=True, width_ratios=(1.25, 1))
         plot_drivers(drivers, label=label, ax=left, order=rows,
                      title=titles[0] if titles else None)

@@ -15,6 +15,7 @@ import functools
 import inspect
 import math
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -412,9 +413,8 @@ def build_coaching_pack(analysis: Analysis, supervisor_id: str) -> CoachingPack:
         chart = _team_chart(
             (f"Effect on {kpi_spec(PRIMARY_KPI).short_label}", "How often shown"),
             f"% of contacts, {_short_window(analysis.windows.recent)}",
-            tuple(csat[list(_CHART_COLUMNS)].itertuples(index=False)),
-            tuple(adoption[["behavior_id", "label", "adoption", "who"]]
-                  .itertuples(index=False)))
+            _key_rows(csat[list(_CHART_COLUMNS)]),
+            _key_rows(adoption[["behavior_id", "label", "adoption", "who"]]))
 
     agents = _agent_sections(analysis, team, members, names,
                              list(proven.loc[proven["kpi"] == PRIMARY_KPI, "behavior_id"]))
@@ -479,31 +479,47 @@ _CHART_COLUMNS = ("kpi", "behavior_id", "label", "estimate", "ci_low", "ci_high"
                   "adj_low", "adj_high", "adj_level")
 
 
+def _key_rows(frame: pd.DataFrame) -> tuple[tuple, ...]:
+    """``frame``'s rows as plain tuples fit for a cache key: a missing value is
+    ``None``, since NaN is not equal to itself (a key holding one would never match)."""
+    return tuple(tuple(None if _missing(v) else v for v in row)
+                 for row in frame.itertuples(index=False, name=None))
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 @functools.lru_cache(maxsize=64)
 def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
                 adoption: tuple) -> str:
-    # Keyed by content: a pack rendered twice (a resume, a test) draws once.
+    # Keyed by content (``_key_rows``): a pack rendered twice (a resume, a test) draws once.
     effects = pd.DataFrame(list(drivers), columns=list(_CHART_COLUMNS))
     shown = pd.DataFrame(list(adoption), columns=["behavior_id", "label", "adoption", "who"])
-    # The teams of a site share its effects, rows and titles; only their adoption
-    # bars differ, inside the right panel. So the site's first chart is laid out
-    # and the others placed where it put its panels (the same bytes, in half the time).
+    # The teams of a site share its effects, rows, titles and adoption groups; only
+    # their adoption bars differ, inside the right panel. So the site's first chart is
+    # laid out and the others placed where it put its panels (the same bytes, in half
+    # the time). Which behaviours have an adoption is in the key too: the right panel
+    # lists only those.
     layout = (titles, adoption_label, drivers,
-              tuple(drivers_and_adoption_rows(effects, shown)), tuple(shown["who"].unique()))
+              tuple(drivers_and_adoption_rows(effects, shown)),
+              tuple(sorted(shown["label"].astype(str).unique())), tuple(shown["who"].unique()))
     figure = plot_drivers_and_adoption(
         effects, shown, hue="who",
         colors={"this team": KIT_PALETTE[1], "site average": REFERENCE_COLOR},
         titles=titles, adoption_label=adoption_label, panels_at=_TEAM_CHART_LAYOUTS.get(layout))
     svg = figure_svg(figure)
-    if layout not in _TEAM_CHART_LAYOUTS:
-        if len(_TEAM_CHART_LAYOUTS) >= 64:  # a long-lived worker serves run after run
-            _TEAM_CHART_LAYOUTS.pop(next(iter(_TEAM_CHART_LAYOUTS)))
-        _TEAM_CHART_LAYOUTS[layout] = panel_positions(figure)
+    with _TEAM_CHART_LOCK:  # threads of one Dask worker may draw at once
+        if layout not in _TEAM_CHART_LAYOUTS:
+            if len(_TEAM_CHART_LAYOUTS) >= 64:  # a long-lived worker serves run after run
+                _TEAM_CHART_LAYOUTS.pop(next(iter(_TEAM_CHART_LAYOUTS)))
+            _TEAM_CHART_LAYOUTS[layout] = panel_positions(figure)
     return svg
 
 
 #: Panel places of the team charts drawn so far, by what decides their layout.
 _TEAM_CHART_LAYOUTS: dict[tuple, tuple] = {}
+_TEAM_CHART_LOCK = threading.Lock()
 
 
 def _adoption(analysis: Analysis, evaluations: pd.DataFrame, who: str) -> pd.DataFrame:
@@ -528,7 +544,10 @@ def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict]:
     """``frame``'s rows as dicts of their other columns, by the values of ``keys``
     (unique): a dict lookup per cell of a card instead of a pandas ``.loc``."""
     rows = frame.to_dict("records")
-    return {tuple(row.pop(k) for k in keys): row for row in rows}
+    by_key = {tuple(row.pop(k) for k in keys): row for row in rows}
+    if len(by_key) != len(rows):
+        raise ValueError(f"more than one row for some {', '.join(keys)}")
+    return by_key
 
 
 #: The behaviour rows an agent's card shows at most (coaching picks and strengths first).
@@ -653,6 +672,13 @@ def _rank(row: dict):
     return row["rank"]
 
 
+def _topic(session: dict) -> str:
+    """A coaching session's topic in words; "general" when it has none (an empty or
+    missing cell, which DuckDB may hand over as NaN: it must not print as "nan")."""
+    topic = session["topic"]
+    return topic if isinstance(topic, str) and topic else "general"
+
+
 def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     names: pd.Series, driver_ids: list[str]) -> list[dict]:
     """One card per agent. Celebrate, coach-on and the behaviour table read one
@@ -719,9 +745,9 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
                     if "coached" in row["tags"] and row["trend"] == "improved"
                     and row["reliable"]]
         sessions = [{"held_on": held.date().isoformat(), "day": f"{held.day} {held:%b}",
-                     "focus": labels.get(r["behavior_id"], r["topic"] or "general")
+                     "focus": labels.get(r["behavior_id"], _topic(r))
                      if isinstance(r["behavior_id"], str) and r["behavior_id"]
-                     else (r["topic"] or "general"),
+                     else _topic(r),
                      "minutes": _clean(r["minutes"])}
                     for held, r in sorted(((pd.Timestamp(r["held_on"]), r)
                                            for r in sessions_held), key=lambda p: p[0])]
