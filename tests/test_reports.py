@@ -254,3 +254,21 @@ def test_cli_packs_and_scorecards(small_source, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "scorecards" / "in-house.pdf").exists()
     assert len(list((tmp_path / "scorecards").glob("*.pdf"))) == 3
+
+
+def test_a_session_with_no_topic_is_general_not_nan(small_source, tmp_path):
+    # DuckDB hands an empty text cell over as NaN, which is truthy: "nan" was printed
+    # as the focus of a session with neither a behaviour nor a topic.
+    from cxreports.reports.models import build_coaching_pack
+
+    source = tmp_path / "src"
+    shutil.copytree(small_source, source)
+    coaching = pd.read_csv(source / "coaching.csv", dtype=str, keep_default_na=False)
+    bare = (coaching["held_on"] >= "2026-10-01") & (coaching["behavior_id"] == "")
+    assert bare.any()
+    coaching.loc[bare, "topic"] = ""
+    coaching.to_csv(source / "coaching.csv", index=False)
+    pack = build_coaching_pack(Analysis.from_source(source, period="2026-10"),
+                               coaching.loc[bare, "supervisor_id"].iloc[0])
+    focus = [s["focus"] for a in pack.agents for s in a["sessions"]]
+    assert "general" in focus and "nan" not in focus
