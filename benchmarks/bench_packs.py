@@ -159,12 +159,16 @@ def run(work: Path, scale: float = 1.0) -> dict:
     build_coaching_pack(analysis, supervisors[0])
     prepare = time.perf_counter() - t
 
-    # The same HTML as the packs run makes (built here, untimed), for WeasyPrint alone.
+    # The same HTML as the packs run makes (built here, untimed), for WeasyPrint alone,
+    # from an analysis of its own: frames built for every team in the packs run's
+    # analysis would go into the snapshot its workers read, and spare them that work.
     pages = []
+    for_pages = Analysis.from_source(source, period="2026-10")
     for sid in supervisors:
-        pack = build_coaching_pack(analysis, sid)
+        pack = build_coaching_pack(for_pages, sid)
         pages.append((safe_filename(sid), render_html(
             "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
+    del for_pages
 
     # Bare WeasyPrint before and after the packs run: this machine's speed drifts
     # (a fixed loop took 2.6 to 5.7 s within one session), so the packs run is
