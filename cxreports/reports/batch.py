@@ -23,7 +23,6 @@ that finished before passing the stop on.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import shutil
@@ -125,11 +124,8 @@ _worker_lock = threading.Lock()
 
 
 def _shared_analysis(shared: _Shared) -> Analysis:
-    global _worker_analysis, _frozen_for
+    global _worker_analysis
     if _worker_analysis is None or _worker_analysis[0] != shared.folder:
-        if _worker_analysis is not None:
-            gc.unfreeze()  # the previous run's analysis may then be collected
-            _frozen_for = None
         _worker_analysis = None  # let the previous one go first
         opened = Snapshot.open(shared.folder, key=shared.key)
         if opened is None:
@@ -140,28 +136,11 @@ def _shared_analysis(shared: _Shared) -> Analysis:
     return _worker_analysis[1]
 
 
-# The run whose analysis this worker has frozen out of the cyclic collector's sight.
-_frozen_for: str | None = None
-
-
-def _freeze_analysis(shared: _Shared) -> None:
-    """Once a worker's first report has loaded what the run's reports read, keep it out
-    of the cyclic collector's sight: its full collections, triggered over and over by
-    the renderer's allocations, would otherwise walk it every time (renders measured
-    6-17% slower in a process holding a 7,500-agent analysis, :func:`gc.freeze`)."""
-    global _frozen_for
-    if _frozen_for != shared.folder:
-        gc.collect()  # the first report's cycles are garbage, not to be kept
-        gc.freeze()
-        _frozen_for = shared.folder
-
-
 def make_report_task(shared: _Shared, task: ReportFiles) -> tuple[str, float, str | None, float]:
     """Worker task: one whole report from the run's snapshot (see the module docstring)."""
     started = time.perf_counter()
     with _worker_lock:
         html = _report_html(_shared_analysis(shared), task)
-        _freeze_analysis(shared)
     model_seconds = time.perf_counter() - started
     digest, seconds, html_digest = write_report(task, html)
     return digest, seconds, html_digest, model_seconds

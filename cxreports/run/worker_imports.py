@@ -8,15 +8,8 @@ An ImportError here would be skipped by the server (the workers then import
 what they use themselves); any other error would end it, and with it every
 pool of the process: so the one import that fails for want of a system
 library (WeasyPrint without Pango) is guarded.
-
-Then everything imported is frozen out of the cyclic garbage collector
-(:func:`gc.freeze`, as the ``gc`` documentation advises before forking
-without exec): a worker's collections no longer walk the ~10^5 objects of
-these modules, and do not touch (and so copy) the pages they share with the
-server.
 """
 
-import gc
 from contextlib import suppress
 
 from ..reports import batch  # noqa: F401  (packs and scorecards: pandas, the analyses)
@@ -29,5 +22,3 @@ import nbconvert  # noqa: E402, F401
 # worker that renders without Pango says so itself.
 with suppress(Exception):
     import weasyprint  # noqa: F401  (the renderer: ~1 s to import)
-
-gc.freeze()
