@@ -117,6 +117,23 @@ def _chart(analysis) -> tuple[str, list[str]]:
     return svg, order
 
 
+def test_a_behaviour_with_no_adoption_keeps_its_row_in_both_panels(analysis):
+    # The adoption panel once listed only behaviours with an adoption and set the shared
+    # y axis from that count: the bars below a missing one moved up a row, beside another
+    # behaviour's name, and the last row was cut off both panels.
+    csat = _site_csat(analysis)
+    rows = csat.sort_values("estimate", ascending=False)["label"].tolist()
+    adoption = _adoption(csat, 1)
+    adoption = adoption[adoption["label"] != rows[1]]
+    left, right = plot_drivers_and_adoption(csat, adoption, hue="who").axes
+    assert left.get_ylim() == right.get_ylim() == (len(rows) - 0.5, -0.5)
+    assert [t.get_text() for t in left.get_yticklabels()] == rows
+    team = right.containers[0]  # "this team", one bar per row, top to bottom
+    assert len(team) == len(rows) and not np.isfinite(team[1].get_width())
+    for i, bar in enumerate(team):
+        assert bar.get_y() + bar.get_height() / 2 == pytest.approx(i - 0.2)
+
+
 def test_a_team_chart_placed_like_its_sites_first_is_the_same_as_laid_out(analysis):
     # Packs lay out a site's first team chart and place the others' panels where it
     # put them (models._team_chart): only the adoption bars differ between teams.

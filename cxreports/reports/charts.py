@@ -315,7 +315,9 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
     Rows run top to bottom in ``order`` (behaviour names; by default the most
     adopted first, averaged over ``hue`` groups). ``colors`` maps a ``hue`` group
     to its colour (default: :data:`KIT_PALETTE` in turn); behaviours in
-    ``highlight`` are shaded and their names set in bold.
+    ``highlight`` are shaded and their names set in bold. Without ``labels`` (a
+    panel beside another that names the rows), every name in ``order`` keeps its
+    row, whether it has an adoption or not.
     """
     # Plain matplotlib bars: seaborn's hue legend, once moved, kept every
     # figure alive (about 1 MB a pack over a month of packs).
@@ -324,7 +326,10 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
         frame["_name"] = (frame[label] if label in frame else frame["behavior_id"]).astype(str)
         default = frame.groupby("_name", sort=False)[value].mean() \
             .sort_values(ascending=False, kind="stable").index
-        names = _rows(order, default)
+        # A panel beside another that names the rows keeps every one of its rows, even
+        # those with no adoption: its bars must stay level with the other panel's rows.
+        names = list(dict.fromkeys([*order, *default])) if not labels and order is not None \
+            else _rows(order, default)
         ax = _axes(ax, (PRINT_WIDTH_IN, 0.3 * len(names) + 1.5))
         groups = list(dict.fromkeys(frame[hue])) if hue else [None]
         height = 0.8 / len(groups)
@@ -358,13 +363,14 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
 
 def drivers_and_adoption_rows(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
                               label: str = "label") -> list[str]:
-    """The rows of :func:`plot_drivers_and_adoption`, top to bottom: largest effect
-    first, then behaviours with an adoption but no effect row."""
+    """The rows of :func:`plot_drivers_and_adoption`, top to bottom: every behaviour with
+    an effect row, largest effect first (with an adoption or not), then behaviours with
+    an adoption but no effect row."""
     names = drivers[label] if label in drivers else drivers["behavior_id"]
     order = list(drivers.assign(_n=names.astype(str))
                  .sort_values("estimate", ascending=False, na_position="last")["_n"])
-    return _rows(order, (adoption[label] if label in adoption
-                         else adoption["behavior_id"]).astype(str))
+    shown = (adoption[label] if label in adoption else adoption["behavior_id"]).astype(str)
+    return list(dict.fromkeys([*order, *shown]))
 
 
 def panel_positions(figure: Figure) -> tuple[Bbox, ...]:

@@ -499,11 +499,9 @@ def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
     # The teams of a site share its effects, rows, titles and adoption groups; only
     # their adoption bars differ, inside the right panel. So the site's first chart is
     # laid out and the others placed where it put its panels (the same bytes, in half
-    # the time). Which behaviours have an adoption is in the key too: the right panel
-    # lists only those.
+    # the time).
     layout = (titles, adoption_label, drivers,
-              tuple(drivers_and_adoption_rows(effects, shown)),
-              tuple(sorted(shown["label"].astype(str).unique())), tuple(shown["who"].unique()))
+              tuple(drivers_and_adoption_rows(effects, shown)), tuple(shown["who"].unique()))
     figure = plot_drivers_and_adoption(
         effects, shown, hue="who",
         colors={"this team": KIT_PALETTE[1], "site average": REFERENCE_COLOR},
