@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -480,14 +481,10 @@ _CHART_COLUMNS = ("kpi", "behavior_id", "label", "estimate", "ci_low", "ci_high"
 
 
 def _key_rows(frame: pd.DataFrame) -> tuple[tuple, ...]:
-    """``frame``'s rows as plain tuples fit for a cache key: a missing value is
-    ``None``, since NaN is not equal to itself (a key holding one would never match)."""
-    return tuple(tuple(None if _missing(v) else v for v in row)
-                 for row in frame.itertuples(index=False, name=None))
-
-
-def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+    """``frame``'s rows as plain tuples fit for a cache key, values :func:`_clean`: a
+    missing value is ``None``, since NaN is not equal to itself (a key holding one
+    would never match)."""
+    return tuple(tuple(map(_clean, row)) for row in frame.itertuples(index=False, name=None))
 
 
 @functools.lru_cache(maxsize=64)
@@ -666,10 +663,6 @@ def _by_agent(frame: pd.DataFrame) -> Callable[[str], list[dict]]:
     return lambda agent_id: groups.get(agent_id, [])
 
 
-def _rank(row: dict):
-    return row["rank"]
-
-
 def _topic(session: dict) -> str:
     """A coaching session's topic in words; "general" when it has none (an empty or
     missing cell, which DuckDB may hand over as NaN: it must not print as "nan")."""
@@ -713,8 +706,8 @@ def _agent_sections(analysis: Analysis, team: pd.DataFrame, members: list[str],
     for agent_id in members:
         mine = own_priorities(agent_id)
         sessions_held = own_sessions(agent_id)
-        opp = sorted((r for r in mine if r["kind"] == "opportunity"), key=_rank)
-        strong = sorted((r for r in mine if r["kind"] == "strength"), key=_rank)
+        opp = sorted((r for r in mine if r["kind"] == "opportunity"), key=itemgetter("rank"))
+        strong = sorted((r for r in mine if r["kind"] == "strength"), key=itemgetter("rank"))
         below = {r["behavior_id"] for r in mine if r["kind"] == "below_minimum"}
         opportunities = [{
             "label": labels.get(r["behavior_id"], r["behavior_id"]), "score": r["score"],
