@@ -26,6 +26,7 @@ from cxreports.reports.charts import (
     figure_svg,
     panel_positions,
     plot_drivers_and_adoption,
+    set_adoption,
 )
 from tests.pdfs import pages_text
 
@@ -134,16 +135,25 @@ def test_a_behaviour_with_no_adoption_keeps_its_row_in_both_panels(analysis):
         assert bar.get_y() + bar.get_height() / 2 == pytest.approx(i - 0.2)
 
 
-def test_a_team_chart_placed_like_its_sites_first_is_the_same_as_laid_out(analysis):
-    # Packs lay out a site's first team chart and place the others' panels where it
-    # put them (models._team_chart): only the adoption bars differ between teams.
+def test_a_site_chart_given_another_teams_bars_is_that_teams_chart(analysis):
+    # Packs lay out a site's first team chart, place the second's panels where it put
+    # them, and give the later teams that figure with their own adoption bars
+    # (models._team_chart): only those bars differ between the teams of a site.
     csat = _site_csat(analysis)
     first = plot_drivers_and_adoption(csat, _adoption(csat, 1), hue="who")
     first_svg = figure_svg(first)
-    laid_out = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who"))
-    placed = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who",
-                                                  panels_at=panel_positions(first)))
-    assert placed == laid_out != first_svg
+    placed = plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who",
+                                       panels_at=panel_positions(first))
+    own = figure_svg(plot_drivers_and_adoption(csat, _adoption(csat, 2), hue="who"))
+    assert figure_svg(placed) == own != first_svg
+    lacking_one = _adoption(csat, 3)
+    lacking_one = lacking_one[lacking_one["label"] != csat["label"].iloc[0]]
+    for adoption in (_adoption(csat, 4), lacking_one):  # no bar for a behaviour: NaN
+        own = figure_svg(plot_drivers_and_adoption(csat, adoption, hue="who"))
+        for figure in (placed, first):  # placed, or laid out (then kept so)
+            assert figure_svg(set_adoption(figure, adoption, hue="who")) == own
+    with pytest.raises(ValueError, match="adoption groups"):
+        set_adoption(placed, _adoption(csat, 2).assign(who="another"), hue="who")
 
 
 def test_chart_text_prints_at_8pt_or_more(analysis):

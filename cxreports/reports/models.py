@@ -22,6 +22,7 @@ from operator import itemgetter
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..analyses.analysis import Analysis
 from ..analyses.coaching import MIN_EXPECTED_GAIN, compute_coaching_priorities
@@ -44,6 +45,7 @@ from .charts import (
     plot_behaviour_adoption,
     plot_drivers_and_adoption,
     plot_kpi_panels,
+    set_adoption,
     vendor_colors,
 )
 from .rendering import fmt_kpi, fmt_kpi_change
@@ -491,29 +493,36 @@ def _key_rows(frame: pd.DataFrame) -> tuple[tuple, ...]:
 def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
                 adoption: tuple) -> str:
     # Keyed by content (``_key_rows``): a pack rendered twice (a resume, a test) draws once.
-    effects = pd.DataFrame(list(drivers), columns=list(_CHART_COLUMNS))
     shown = pd.DataFrame(list(adoption), columns=["behavior_id", "label", "adoption", "who"])
     # The teams of a site share its effects, rows, titles and adoption groups; only
     # their adoption bars differ, inside the right panel. So the site's first chart is
-    # laid out and the others placed where it put its panels (the same bytes, in half
-    # the time).
-    layout = (titles, adoption_label, drivers,
-              tuple(drivers_and_adoption_rows(effects, shown)), tuple(shown["who"].unique()))
+    # laid out, the second placed where the first's panels went (no layout engine, so
+    # saving it is one draw, not two), and every later one is that figure with its
+    # bars changed: the same bytes as a figure built for each, in a fraction of the time.
+    effects = pd.DataFrame(list(drivers), columns=list(_CHART_COLUMNS))
+    site = (titles, adoption_label, drivers,
+            tuple(drivers_and_adoption_rows(effects, shown)), tuple(shown["who"].unique()))
+    with _TEAM_CHART_LOCK:  # threads of one Dask worker may draw at once
+        drawn = _TEAM_CHART_SITES.get(site)
+        if isinstance(drawn, Figure):
+            return figure_svg(set_adoption(drawn, shown, hue="who"))
     figure = plot_drivers_and_adoption(
         effects, shown, hue="who",
         colors={"this team": KIT_PALETTE[1], "site average": REFERENCE_COLOR},
-        titles=titles, adoption_label=adoption_label, panels_at=_TEAM_CHART_LAYOUTS.get(layout))
+        titles=titles, adoption_label=adoption_label, panels_at=drawn)
     svg = figure_svg(figure)
-    with _TEAM_CHART_LOCK:  # threads of one Dask worker may draw at once
-        if layout not in _TEAM_CHART_LAYOUTS:
-            if len(_TEAM_CHART_LAYOUTS) >= 64:  # a long-lived worker serves run after run
-                _TEAM_CHART_LAYOUTS.pop(next(iter(_TEAM_CHART_LAYOUTS)))
-            _TEAM_CHART_LAYOUTS[layout] = panel_positions(figure)
+    with _TEAM_CHART_LOCK:
+        if site not in _TEAM_CHART_SITES and len(_TEAM_CHART_SITES) >= 64:
+            # a long-lived worker serves run after run
+            _TEAM_CHART_SITES.pop(next(iter(_TEAM_CHART_SITES)))
+        if not isinstance(_TEAM_CHART_SITES.get(site), Figure):
+            _TEAM_CHART_SITES[site] = figure if drawn else panel_positions(figure)
     return svg
 
 
-#: Panel places of the team charts drawn so far, by what decides their layout.
-_TEAM_CHART_LAYOUTS: dict[tuple, tuple] = {}
+#: By what a site's team charts share: where the first one's panels went, then a
+#: figure placed there, whose bars the next teams' charts change.
+_TEAM_CHART_SITES: dict[tuple, tuple | Figure] = {}
 _TEAM_CHART_LOCK = threading.Lock()
 
 
@@ -1175,8 +1184,6 @@ def build_vendor_scorecard(analysis: Analysis, vendor: str, *,
     adoption_svg = None
     if len(adoption_plot):
         # A shorter chart than the default, so it shares the table's page.
-        from matplotlib.figure import Figure
-
         from .charts import PRINT_WIDTH_IN, chart_theme
         with chart_theme():
             ax = Figure(figsize=(PRINT_WIDTH_IN, 0.22 * len(adoption_rows) + 1.2),
