@@ -9,15 +9,18 @@ Measured side by side in one run, with the same number of processes (2):
   are built (``prepare_seconds``, untimed: the run builds them once for the
   notebooks and every report);
 - **bare**: WeasyPrint alone rendering the very same HTML (built beforehand,
-  untimed) to PDF on the same kind of pool, once before and once after the
-  packs (the machine's speed drifts; the packs are compared with the mean).
+  untimed) to PDF on the same kind of pool.
+
+The two take turns, 100 packs at a time (bare then packs, packs then bare, ...),
+because this machine's speed drifts by more than the difference measured; each
+chunk of packs is a run of its own (``chunks`` in the output).
 
 The figure to watch is ``packs_over_bare`` = packs wall / bare wall: the aim
 is <= 1.3, i.e. model building costs less than a third of rendering. Both
 wall and CPU seconds (the machine's busy seconds: run it on an idle machine)
 are reported: on a shared machine the wall times are noisy, the CPU seconds
 less so. Also: peak RSS of the parent and of any worker (the fork server
-counts as one), sampled every 0.25 s, per quarter of the packs run (workers
+counts as one), sampled every 0.25 s, per quarter of the benchmark (workers
 are recycled every 50 packs each, so the last quarter's peak should be
 within 10% of the first's).
 """
@@ -41,6 +44,8 @@ from cxreports.run.executors import open_executor
 
 WORKERS = 2
 TARGET = 1.3
+#: Packs per turn (see ``run``): the packs a local pool makes before it is recycled.
+CHUNK = 100
 
 
 def _rss_mb(pid: int) -> float:
@@ -108,7 +113,10 @@ def busy_cpu_seconds() -> float:
 
 
 class Clock:
-    """Wall seconds, and the machine's busy CPU seconds meanwhile (:func:`busy_cpu_seconds`)."""
+    """Wall seconds, and the machine's busy CPU seconds meanwhile (:func:`busy_cpu_seconds`);
+    clocks add up."""
+
+    wall = cpu = 0.0
 
     def __enter__(self) -> Clock:
         self.wall0, self.cpu0 = time.perf_counter(), busy_cpu_seconds()
@@ -117,6 +125,11 @@ class Clock:
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.wall0
         self.cpu = busy_cpu_seconds() - self.cpu0
+
+    def __add__(self, other: Clock) -> Clock:
+        total = Clock()
+        total.wall, total.cpu = self.wall + other.wall, self.cpu + other.cpu
+        return total
 
 
 def _quarters(sampler: RssSampler) -> list[dict]:
@@ -170,24 +183,38 @@ def run(work: Path, scale: float = 1.0) -> dict:
             "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
     del for_pages
 
-    # Bare WeasyPrint before and after the packs run: this machine's speed drifts
-    # (a fixed loop took 2.6 to 5.7 s within one session), so the packs run is
-    # compared with the mean of the two renders around it.
-    bare_before = _bare_render(pages, work / "bare-out" / "before")
-
-    # The packs, as the command makes them.
+    # Packs and bare WeasyPrint taken in turns, a chunk of CHUNK packs at a time, in
+    # the order bare-packs, packs-bare, bare-packs ...: this machine's speed drifts (a
+    # fixed loop took 2.5 to 5.9 s within one session, and one packs run between two
+    # bare renders 5 minutes apart came out 13% slower than either), so each chunk of
+    # packs is compared with WeasyPrint alone on the same chunk, minutes apart at most.
+    # Each packs chunk is a run of its own, as ``cxreports packs`` makes it (the parent
+    # builds its first pack and saves the analysis; a new pool of workers opens it):
+    # a whole month's run does that once and recycles its pool every CHUNK packs.
     sampler = RssSampler()
     sampler.start()
-    with Clock() as packs, open_executor("local", WORKERS) as executor:
-        results = render_packs(analysis, work / "packs-out", supervisors=supervisors,
-                               executor=executor, max_pending=2 * WORKERS)
+    packs, bare, chunks, results = Clock(), Clock(), [], []
+    for k, start in enumerate(range(0, len(supervisors), CHUNK)):
+        part = slice(start, start + CHUNK)
+        turns = ("bare", "packs") if k % 2 == 0 else ("packs", "bare")
+        walls = {}
+        for turn in turns:
+            if turn == "bare":
+                clock = _bare_render(pages[part], work / "bare-out")
+                bare += clock
+            else:
+                with Clock() as clock, open_executor("local", WORKERS) as executor:
+                    results += render_packs(analysis, work / "packs-out",
+                                            supervisors=supervisors[part], executor=executor,
+                                            max_pending=2 * WORKERS)
+                packs += clock
+            walls[turn] = round(clock.wall, 1)
+        chunks.append({"packs": len(pages[part]), "packs_wall_seconds": walls["packs"],
+                       "bare_render_wall_seconds": walls["bare"]})
     sampler.stop()
     assert all(x.status == "ok" for x in results), [x.error for x in results if x.error][:3]
     n = len(results)
-
-    bare_after = _bare_render(pages, work / "bare-out" / "after")
-    bare_wall = (bare_before.wall + bare_after.wall) / 2
-    bare_cpu = (bare_before.cpu + bare_after.cpu) / 2
+    bare_wall, bare_cpu = bare.wall, bare.cpu
 
     quarters = _quarters(sampler)
     ratio = packs.wall / bare_wall
@@ -198,8 +225,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
         "packs_cpu_seconds": round(packs.cpu, 1),
         "bare_render_wall_seconds": round(bare_wall, 1),
         "bare_render_cpu_seconds": round(bare_cpu, 1),
-        "bare_before_after_wall_seconds": [round(bare_before.wall, 1),
-                                           round(bare_after.wall, 1)],
+        "chunks": chunks,
         "packs_over_bare": round(ratio, 2),
         "packs_over_bare_cpu": round(packs.cpu / bare_cpu, 2),
         "target": TARGET,
