@@ -154,6 +154,11 @@ def test_a_site_chart_given_another_teams_bars_is_that_teams_chart(analysis):
             assert figure_svg(set_adoption(figure, adoption, hue="who")) == own
     with pytest.raises(ValueError, match="adoption groups"):
         set_adoption(placed, _adoption(csat, 2).assign(who="another"), hue="who")
+    # A behaviour with an adoption but no effect row would have a row of its own.
+    extra = pd.DataFrame({"behavior_id": ["new"], "label": ["A new behaviour"],
+                          "adoption": [0.5], "who": ["this team"]})
+    with pytest.raises(ValueError, match="no row for"):
+        set_adoption(placed, pd.concat([_adoption(csat, 2), extra]), hue="who")
 
 
 def test_chart_text_prints_at_8pt_or_more(analysis):

@@ -8,7 +8,8 @@ itself (which fills the frames every report shares) and saves its
 :class:`Analysis` while that PDF renders (``OUT/<kind>/.snapshot-*``: the
 validated tables and the built frames, as Parquet, by :meth:`Analysis.save`;
 removed afterwards); each worker process opens that snapshot once and
-keeps while it lives; per-site charts are drawn once per process. A Dask
+keeps while it lives; a site's team chart is laid out once per process, and
+the next teams' charts change only its bars. A Dask
 worker must see that folder at the same path, as it must see the outputs.
 Without an executor everything happens here, report by report.
 

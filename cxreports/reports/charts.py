@@ -97,7 +97,9 @@ _THEME = {
     # axes (ticks, labels, offsets) to move one up, and matplotlib's check for it
     # measured every tick label again on each draw (a quarter of a team chart's time).
     "axes.titley": 1.0,
-    "axes.formatter.useoffset": False,  # a tick label is the value, never "+4.2e0" above
+    # No offset above an axis either ("+4.2"): a tick label is the value. (Scientific
+    # notation would still put "1e6" there; no figure the kit draws comes near it.)
+    "axes.formatter.useoffset": False,
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -402,8 +404,8 @@ def set_adoption(figure: Figure, adoption: pd.DataFrame, *, hue: str,
     SVG is the same. Quickest on a figure placed with ``panels_at`` (it has no
     layout engine, so saving it is one draw); a laid-out figure is drawn once more
     and its layout then kept. ``adoption`` must have the figure's groups, in its
-    order; behaviours outside its rows are ignored, as
-    :func:`plot_drivers_and_adoption` does not draw them either.
+    order, and only behaviours among its rows (a figure for ``adoption`` would
+    have a row for any other): otherwise ``ValueError``.
     """
     if isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine):
         # Laid out as figure_svg lays it out (at the SVG's 72 dpi, in the theme), then
@@ -418,6 +420,8 @@ def set_adoption(figure: Figure, adoption: pd.DataFrame, *, hue: str,
     drawn = [bars.get_label() for bars in right.containers]
     if [str(g) for g in groups] != drawn:
         raise ValueError(f"the figure's adoption groups are {drawn}, not {groups}")
+    if extra := sorted(set(frame["_name"]) - set(rows)):
+        raise ValueError(f"the figure has no row for {extra}")
     for bars, group in zip(right.containers, groups, strict=True):
         for bar, width in zip(bars, _bar_values(frame, rows, value=value, hue=hue,
                                                 group=group), strict=True):

@@ -512,7 +512,7 @@ def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
         titles=titles, adoption_label=adoption_label, panels_at=drawn)
     svg = figure_svg(figure)
     with _TEAM_CHART_LOCK:
-        if site not in _TEAM_CHART_SITES and len(_TEAM_CHART_SITES) >= 64:
+        if site not in _TEAM_CHART_SITES and len(_TEAM_CHART_SITES) >= 32:
             # a long-lived worker serves run after run
             _TEAM_CHART_SITES.pop(next(iter(_TEAM_CHART_SITES)))
         if not isinstance(_TEAM_CHART_SITES.get(site), Figure):
@@ -521,7 +521,9 @@ def _team_chart(titles: tuple[str, str], adoption_label: str, drivers: tuple,
 
 
 #: By what a site's team charts share: where the first one's panels went, then a
-#: figure placed there, whose bars the next teams' charts change.
+#: figure placed there, whose bars the next teams' charts change. At most 32 (a
+#: figure holds its last SVG): a month has few sites, and a long-lived Dask worker
+#: serving month after month drops the oldest.
 _TEAM_CHART_SITES: dict[tuple, tuple | Figure] = {}
 _TEAM_CHART_LOCK = threading.Lock()
 

@@ -29,12 +29,15 @@ from multiprocessing import forkserver, get_context
 from ..core.errors import UnusableInputError
 from .stopping import die_with
 
-__all__ = ["WORKER_MODULES", "RecyclingExecutor", "local_executor", "open_executor"]
+__all__ = ["RECYCLE_AFTER", "WORKER_MODULES", "RecyclingExecutor", "local_executor",
+           "open_executor"]
 
 #: What a local pool's fork server imports when it starts (once per process that
 #: makes pools): every worker is forked from it with these loaded, instead of
 #: importing pandas, the analyses, WeasyPrint and papermill itself (~4 CPU-s each).
 WORKER_MODULES = ("cxreports.run.worker_imports",)
+#: Tasks a local worker runs before its pool is replaced (memory stays flat).
+RECYCLE_AFTER = 50
 
 
 class RecyclingExecutor(Executor):
@@ -64,7 +67,7 @@ class RecyclingExecutor(Executor):
     it is this process that decides what a stop means for the work in flight.
     """
 
-    def __init__(self, workers: int, *, recycle_after: int = 50,
+    def __init__(self, workers: int, *, recycle_after: int = RECYCLE_AFTER,
                  preload: Sequence[str] = WORKER_MODULES) -> None:
         self.workers, self.recycle_after = workers, recycle_after
         self._pool: ProcessPoolExecutor | None = None
@@ -116,7 +119,7 @@ def _start_worker(pool_owner: int, environ: dict[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def local_executor(workers: int, *, recycle_after: int = 50,
+def local_executor(workers: int, *, recycle_after: int = RECYCLE_AFTER,
                    preload: Sequence[str] = WORKER_MODULES) -> RecyclingExecutor:
     """Processes on this machine, recycled every ``recycle_after`` tasks per worker,
     forked from this process's fork server (which imports ``preload`` if this is
