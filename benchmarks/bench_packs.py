@@ -228,26 +228,25 @@ def run(work: Path, scale: float = 1.0) -> dict:
                        "bare_render_wall_seconds": walls["bare"]})
     assert all(x.status == "ok" for x in results), [x.error for x in results if x.error][:3]
     n = len(results)
-    bare_wall, bare_cpu = bare.wall, bare.cpu
 
     quarters = _quarters(samples)
-    ratio = packs.wall / bare_wall
+    ratio = packs.wall / bare.wall
     return {
         "agents": agents, "supervisors": len(supervisors), "packs": n, "workers": WORKERS,
         "prepare_seconds": round(prepare, 1),
         "packs_wall_seconds": round(packs.wall, 1),
         "packs_cpu_seconds": round(packs.cpu, 1),
-        "bare_render_wall_seconds": round(bare_wall, 1),
-        "bare_render_cpu_seconds": round(bare_cpu, 1),
+        "bare_render_wall_seconds": round(bare.wall, 1),
+        "bare_render_cpu_seconds": round(bare.cpu, 1),
         "chunks": chunks,
         "packs_over_bare": round(ratio, 2),
-        "packs_over_bare_cpu": round(packs.cpu / bare_cpu, 2),
+        "packs_over_bare_cpu": round(packs.cpu / bare.cpu, 2),
         "target": TARGET,
         "packs_per_second": round(n / packs.wall, 2),
         "model_seconds_per_pack": round(sum(r.model_seconds for r in results) / n, 3),
         "render_seconds_per_pack": round(sum(r.render_seconds for r in results) / n, 3),
         # WeasyPrint alone, for comparison with the renders inside the packs turns.
-        "bare_cpu_seconds_per_pack": round(bare_cpu / n, 3),
+        "bare_cpu_seconds_per_pack": round(bare.cpu / n, 3),
         "rss_by_quarter": quarters,
         "memory_flat": quarters[-1]["worker_mb"] <= 1.1 * quarters[0]["worker_mb"] + 20
         and quarters[-1]["parent_mb"] <= 1.1 * quarters[0]["parent_mb"] + 20,

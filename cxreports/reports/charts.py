@@ -167,6 +167,12 @@ def _place_rows(ax: Axes, rows: list[str]) -> None:
     ax.set_ylim(len(rows) - 0.5, -0.5)
 
 
+def _row_names(frame: pd.DataFrame, label: str) -> pd.Series:
+    """The name each row of a behaviour frame is drawn under: its ``label``, or its
+    ``behavior_id`` when the frame has no such column; as text."""
+    return (frame[label] if label in frame else frame["behavior_id"]).astype(str)
+
+
 def plot_drivers(data: pd.DataFrame, *, label: str = "label", ax: Axes | None = None,
                  title: str | None = None, order: list[str] | None = None,
                  adjusted: bool = True) -> Axes:
@@ -183,9 +189,7 @@ def plot_drivers(data: pd.DataFrame, *, label: str = "label", ax: Axes | None = 
     percentage points.
     """
     with chart_theme():
-        frame = data.copy()
-        names = frame[label] if label in frame else frame["behavior_id"]
-        frame = frame.assign(_name=names.astype(str))
+        frame = data.assign(_name=_row_names(data, label))
         use_adjusted = adjusted and {"adj_low", "adj_high"} <= set(frame.columns) \
             and frame["adj_low"].notna().any()
         low, high = ("adj_low", "adj_high") if use_adjusted else ("ci_low", "ci_high")
@@ -245,8 +249,7 @@ def plot_relative_weights(data: pd.DataFrame, *, label: str = "label",
     behaviours without enough data keep their row and say so.
     """
     with chart_theme():
-        frame = data.assign(_name=(data[label] if label in data else data["behavior_id"])
-                            .astype(str))
+        frame = data.assign(_name=_row_names(data, label))
         frame = frame.sort_values("relative_weight", ascending=False, na_position="last")
         rows = list(frame["_name"])
         ax = _axes(ax, (6.5, 0.3 * max(len(rows), 1) + 1.4))
@@ -338,8 +341,7 @@ def plot_behaviour_adoption(data: pd.DataFrame, *, value: str = "adoption",
     # Plain matplotlib bars: seaborn's hue legend, once moved, kept every
     # figure alive (about 1 MB a pack over a month of packs).
     with chart_theme():
-        frame = data.copy()
-        frame["_name"] = (frame[label] if label in frame else frame["behavior_id"]).astype(str)
+        frame = data.assign(_name=_row_names(data, label))
         default = frame.groupby("_name", sort=False)[value].mean() \
             .sort_values(ascending=False, kind="stable").index
         # A panel beside another that names the rows keeps every one of its rows, even
@@ -381,10 +383,9 @@ def drivers_and_adoption_rows(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
     """The rows of :func:`plot_drivers_and_adoption`, top to bottom: every behaviour with
     an effect row, largest effect first (with an adoption or not), then behaviours with
     an adoption but no effect row."""
-    names = drivers[label] if label in drivers else drivers["behavior_id"]
-    order = list(drivers.assign(_n=names.astype(str))
+    order = list(drivers.assign(_n=_row_names(drivers, label))
                  .sort_values("estimate", ascending=False, na_position="last")["_n"])
-    shown = (adoption[label] if label in adoption else adoption["behavior_id"]).astype(str)
+    shown = _row_names(adoption, label)
     return list(dict.fromkeys([*order, *shown]))
 
 
@@ -414,8 +415,7 @@ def set_adoption(figure: Figure, adoption: pd.DataFrame, *, hue: str,
         figure.set_layout_engine("none")
     left, right = figure.axes[:2]
     rows = [tick.get_text() for tick in left.get_yticklabels()]
-    frame = adoption.assign(_name=(adoption[label] if label in adoption
-                                   else adoption["behavior_id"]).astype(str))
+    frame = adoption.assign(_name=_row_names(adoption, label))
     groups = list(dict.fromkeys(frame[hue]))
     drawn = [bars.get_label() for bars in right.containers]
     if [str(g) for g in groups] != drawn:
@@ -448,13 +448,13 @@ def plot_drivers_and_adoption(drivers: pd.DataFrame, adoption: pd.DataFrame, *,
     """
     with chart_theme():
         rows = drivers_and_adoption_rows(drivers, adoption, label=label)
-        names = drivers[label] if label in drivers else drivers["behavior_id"]
+        names = _row_names(drivers, label)
         figure = Figure(figsize=(PRINT_WIDTH_IN, 0.24 * len(rows) + 1.25),
                         layout="none" if panels_at else "constrained")
         left, right = figure.subplots(1, 2, sharey=True, width_ratios=(1.25, 1))
         plot_drivers(drivers, label=label, ax=left, order=rows,
                      title=titles[0] if titles else None)
-        driving = set(names.astype(str)[drivers["verdict"].eq("driver").to_numpy()])
+        driving = set(names[drivers["verdict"].eq("driver").to_numpy()])
         plot_behaviour_adoption(adoption, hue=hue, label=label, ax=right, order=rows,
                                 colors=colors, highlight=driving, labels=False,
                                 title=titles[1] if titles else "How often shown",
