@@ -146,15 +146,15 @@ def _quarters(samples: list[tuple[float, float, float, float]]) -> list[dict]:
     return quarters
 
 
-def _bare_render(pages: list[tuple[str, str]], out: Path) -> Clock:
-    """WeasyPrint alone: ``pages`` (file name, HTML) to PDF on a pool of WORKERS."""
+def bare_render(pages: list[tuple[str, str]], out: Path, *, workers: int = WORKERS) -> Clock:
+    """WeasyPrint alone: ``pages`` (file name, HTML) to PDF on a pool of ``workers``."""
     out.mkdir(parents=True, exist_ok=True)
     base, roots = str(template_dir().resolve()), [str(template_dir().resolve()), str(out)]
-    with Clock() as clock, open_executor("local", WORKERS) as executor:
+    with Clock() as clock, open_executor("local", workers) as executor:
         pending = set()
         for name, html in pages:
             pending.add(executor.submit(write_pdf, html, str(out / f"{name}.pdf"), base, roots))
-            if len(pending) >= 2 * WORKERS:  # as render_reports queues them
+            if len(pending) >= 2 * workers:  # as render_reports queues them
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()
@@ -211,7 +211,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
         walls = {}
         for turn in turns:
             if turn == "bare":
-                clock = _bare_render(pages[part], work / "bare-out")
+                clock = bare_render(pages[part], work / "bare-out")
                 bare += clock
             else:
                 sampler = RssSampler()  # memory of the packs turns only
