@@ -39,13 +39,14 @@ from pathlib import Path
 from cxreports.analyses.analysis import Analysis
 from cxreports.core.files import safe_filename
 from cxreports.data.sample import write_sample_data
-from cxreports.reports.batch import SHARE_FROM, render_packs
+from cxreports.reports.batch import REPORT_KINDS, SHARE_FROM, render_packs
 from cxreports.reports.models import build_coaching_pack
 from cxreports.reports.rendering import render_html, template_dir, write_pdf
 from cxreports.run.executors import RECYCLE_AFTER, open_executor
 
 WORKERS = 2
 TARGET = 1.3
+PERIOD = "2026-10"
 #: Packs per turn (see ``run``): what a local pool makes before it is recycled.
 CHUNK = RECYCLE_AFTER * WORKERS
 
@@ -146,6 +147,23 @@ def _quarters(samples: list[tuple[float, float, float, float]]) -> list[dict]:
     return quarters
 
 
+def pack_pages(analysis: Analysis, supervisors: list[str]) -> list[tuple[str, str]]:
+    """(file name, HTML) of each supervisor's pack, as a packs run makes it."""
+    pages = []
+    for sid in supervisors:
+        pack = build_coaching_pack(analysis, sid)
+        pages.append((safe_filename(sid), render_html(
+            "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
+    return pages
+
+
+def start_fork_server() -> None:
+    """Start this process's fork server (it imports the kit, WeasyPrint and papermill:
+    seconds of work) with a first pool, so no timed pool pays for it."""
+    with open_executor("local", WORKERS) as executor:
+        executor.submit(os.getpid).result()
+
+
 def bare_render(pages: list[tuple[str, str]], out: Path, *, workers: int = WORKERS) -> Clock:
     """WeasyPrint alone: ``pages`` (file name, HTML) to PDF on a pool of ``workers``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -168,8 +186,8 @@ def run(work: Path, scale: float = 1.0) -> dict:
     source = write_sample_data(work / "packs-sample", agents=agents, months=4,
                                contacts_per_month=30)
     t = time.perf_counter()
-    analysis = Analysis.from_source(source, period="2026-10")
-    supervisors = sorted(analysis.team["supervisor_id"].unique())
+    analysis = Analysis.from_source(source, period=PERIOD)
+    supervisors = REPORT_KINDS["packs"].keys(analysis)
     # The month's shared analyses (driver models, priorities ...), built once
     # for every report and notebook of the run, before either step.
     build_coaching_pack(analysis, supervisors[0])
@@ -178,13 +196,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
     # The same HTML as the packs run makes (built here, untimed), for WeasyPrint alone,
     # from an analysis of its own: frames built for every team in the packs run's
     # analysis would go into the snapshot its workers read, and spare them that work.
-    pages = []
-    for_pages = Analysis.from_source(source, period="2026-10")
-    for sid in supervisors:
-        pack = build_coaching_pack(for_pages, sid)
-        pages.append((safe_filename(sid), render_html(
-            "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
-    del for_pages
+    pages = pack_pages(Analysis.from_source(source, period=PERIOD), supervisors)
 
     # Packs and bare WeasyPrint taken in turns, a chunk of CHUNK packs at a time, in
     # the order bare-packs, packs-bare, bare-packs ...: this machine's speed drifts (a
@@ -196,8 +208,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
     # a whole month's run does that once and recycles its pool every CHUNK packs.
     # This process's fork server (it imports the kit, WeasyPrint and papermill, seconds
     # of work) starts with its first pool: started here, it is charged to neither side.
-    with open_executor("local", WORKERS) as executor:
-        executor.submit(os.getpid).result()
+    start_fork_server()
     # The last turn takes the rest if fewer than SHARE_FROM would be left: so few
     # packs would be built in the parent, which a month's run does not do.
     starts = list(range(0, len(supervisors), CHUNK))

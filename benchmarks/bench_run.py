@@ -1,14 +1,15 @@
 """The monthly run at scale (issues 6 and 12).
 
-A run for ~500 supervisors (7,500 agents, 4 months of contacts) with every
+A run for 626 supervisors (7,500 agents, 4 months of contacts) with every
 notebook for every site and vendor, packs, scorecards and tables, as
 ``cxreports run`` in a subprocess: total wall time (target: 8 minutes, scaled
 with ``--scale``), CPU seconds of the whole process tree (less noisy than the
 wall time on a shared machine), time per step (from the manifest), and peak
-RSS of the whole process tree. Then the least time the packs could take here
-(``packs_floor``): an even sample of the month's packs rendered by WeasyPrint
-alone on as many processes, scaled to all of them; no change to the kit's
-code beats it, only a cheaper pack or more cores. Then the scaling of the
+RSS of the whole process tree. Then about the least time the packs could
+take here (``packs_floor``): an even sample of the month's packs rendered by
+WeasyPrint alone on as many processes, scaled to all of them. Nothing the kit
+does around the render beats it; a pack that is cheaper to render (its HTML,
+CSS and charts) or more cores would. Then the scaling of the
 PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
 (``DASK_AGENTS``) so the comparison finishes in minutes.
 """
@@ -16,21 +17,24 @@ PDF steps from 1 to 2 Dask workers (a LocalCluster), on a smaller slice
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
-from bench_packs import RssSampler, bare_render, busy_cpu_seconds
+from bench_packs import (
+    PERIOD,
+    RssSampler,
+    bare_render,
+    busy_cpu_seconds,
+    pack_pages,
+    start_fork_server,
+)
 
 from cxreports.analyses.analysis import Analysis
-from cxreports.core.files import safe_filename
 from cxreports.data.sample import write_sample_data
-from cxreports.reports.models import build_coaching_pack
-from cxreports.reports.rendering import render_html
-from cxreports.run.executors import open_executor
+from cxreports.reports.batch import REPORT_KINDS
 
 DASK_AGENTS = 1500
 TARGET_SECONDS = 480  # 8 minutes at 7,500 agents
@@ -56,24 +60,26 @@ def _run(params: dict, path: Path) -> tuple[float, dict, float]:
 
 
 def _packs_floor(source: Path, work: Path, packs: int, workers: int) -> dict:
-    """WeasyPrint alone on an even sample of the month's packs (the HTML built
-    beforehand, untimed), on ``workers`` processes: its CPU seconds a pack, and the
-    wall time ``packs`` of them need at the least (every worker busy all along)."""
-    analysis = Analysis.from_source(source, period="2026-10")
-    supervisors = sorted(analysis.team["supervisor_id"].unique())
-    sample = supervisors[::max(1, len(supervisors) // FLOOR_SAMPLE)][:FLOOR_SAMPLE]
-    pages = []
-    for sid in sample:
-        pack = build_coaching_pack(analysis, sid)
-        pages.append((safe_filename(sid), render_html(
-            "coaching_pack.html", lang="en", generated_on=pack.generated_on, pack=pack)))
+    """WeasyPrint alone on :data:`FLOOR_SAMPLE` of the month's packs, evenly spread (the
+    HTML built beforehand, untimed), on ``workers`` processes: its CPU seconds a pack,
+    and the wall time ``packs`` of them would need with every worker busy all along.
+
+    An estimate, not a bound: the machine's busy CPU is counted (run it idle), and
+    the sample's pool start and each worker's first render weigh on 20 packs where
+    a month's pool spreads them over 100.
+    """
+    analysis = Analysis.from_source(source, period=PERIOD)
+    supervisors = REPORT_KINDS["packs"].keys(analysis)
+    k = min(FLOOR_SAMPLE, len(supervisors))
+    if k == 0 or packs == 0:
+        return {"sample": 0, "bare_cpu_seconds_per_pack": None, "floor_seconds": 0.0}
+    pages = pack_pages(analysis, [supervisors[i * len(supervisors) // k] for i in range(k)])
     del analysis
-    with open_executor("local", workers) as executor:  # its fork server: outside the clock
-        executor.submit(os.getpid).result()
+    start_fork_server()
     clock = bare_render(pages, work / "floor-out", workers=workers)
     per_pack = clock.cpu / len(pages)
     return {"sample": len(pages), "bare_cpu_seconds_per_pack": round(per_pack, 3),
-            "seconds": round(per_pack * packs / workers, 1)}
+            "floor_seconds": round(per_pack * packs / workers, 1)}
 
 
 def run(work: Path, scale: float = 1.0) -> dict:
@@ -82,7 +88,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
     source = write_sample_data(work / "run-sample", agents=agents, months=4,
                                contacts_per_month=30)
     generate = time.perf_counter() - t
-    params = {"source": str(source), "period": "2026-10", "out": str(work / "run-out"),
+    params = {"source": str(source), "period": PERIOD, "out": str(work / "run-out"),
               "workers": 2}
     wall, manifest, peak = _run(params, work / "run.yaml")
     result = {
@@ -100,7 +106,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
         "met": wall <= TARGET_SECONDS * max(scale, 0.05),
     }
     result["packs_floor"]["under_target"] = \
-        result["packs_floor"]["seconds"] <= result["target_seconds"]
+        result["packs_floor"]["floor_seconds"] <= result["target_seconds"]
 
     from distributed import LocalCluster
 
@@ -111,7 +117,7 @@ def run(work: Path, scale: float = 1.0) -> dict:
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster:
             address = cluster.scheduler_address.removeprefix("tcp://")
-            p = {"source": str(small), "period": "2026-10", "out": str(work / f"dask-{n}"),
+            p = {"source": str(small), "period": PERIOD, "out": str(work / f"dask-{n}"),
                  "notebooks": [], "executor": f"dask://{address}"}
             wall_n, m, _ = _run(p, work / f"dask-{n}.yaml")
             scaling[f"workers_{n}"] = {"wall_seconds": round(wall_n, 1),
