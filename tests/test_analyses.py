@@ -148,14 +148,36 @@ def test_top_overlap_aligned_on_planted_data(analysis):
 
 
 def test_unrelated_rankings_are_not_aligned():
+    # Agents differ in QA and in CSAT, independently of each other.
+    rng = np.random.default_rng(12)
+    agents = [f"a{i}" for i in range(60)]
+    qa_mean, csat_mean = rng.normal(0.7, 0.1, 60), rng.normal(3.5, 0.6, 60)
+    ev = pd.DataFrame({"agent_id": np.repeat(agents, 10),
+                       "qa_score": np.repeat(qa_mean, 10) + rng.normal(0, 0.05, 600)})
+    co = pd.DataFrame({"agent_id": np.repeat(agents, 20),
+                       "csat": np.clip(np.round(np.repeat(csat_mean, 20)
+                                                + rng.normal(0, 0.8, 1200)), 1, 5)})
+    ranked = rank_agents(ev, co, kpi="csat")
+    assert ranked["qa_rank"].nunique() > 30 and ranked["kpi_rank"].nunique() > 30
+    out = compute_top_overlap(ranked, kpi="csat", top_n=10, n_boot=300).iloc[0]
+    assert out["verdict"] == "not_aligned"
+    assert out["spearman_ci_low"] < 0 < out["spearman_ci_high"]
+
+
+def test_a_ranking_that_ties_every_agent_is_not_a_verdict(recwarn):
+    # QA scores with no difference between agents: shrinkage ties them all, so the
+    # QA ranking says nothing and no rank correlation exists (scipy would warn, NaN).
     rng = np.random.default_rng(12)
     agents = [f"a{i}" for i in range(60)]
     ev = pd.DataFrame({"agent_id": np.repeat(agents, 10), "qa_score": rng.random(600)})
     co = pd.DataFrame({"agent_id": np.repeat(agents, 20),
                        "csat": rng.integers(1, 6, 1200).astype(float)})
     ranked = rank_agents(ev, co, kpi="csat")
+    assert ranked["qa_rank"].nunique() == 1
     out = compute_top_overlap(ranked, kpi="csat", top_n=10, n_boot=300).iloc[0]
-    assert out["verdict"] == "not_aligned"
+    assert out["verdict"] == "insufficient_data"
+    assert out[["overlap", "spearman", "spearman_ci_low", "p_value"]].isna().all()
+    assert not [w for w in recwarn if issubclass(w.category, stats.ConstantInputWarning)]
 
 
 def test_shrinkage_pulls_small_samples_hardest():

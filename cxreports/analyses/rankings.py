@@ -161,7 +161,9 @@ def compute_top_overlap(
         ``jaccard``, ``spearman``, ``spearman_ci_low``, ``spearman_ci_high``,
         ``p_value`` and ``verdict`` (``aligned`` when the interval is above
         zero, ``not_aligned`` when it is not, ``insufficient_data`` below
-        ``min_agents`` eligible agents).
+        ``min_agents`` eligible agents, or when either ranking ties every agent:
+        shrinkage pulled all their means to one value, so that measure does not
+        tell these agents apart and no rank correlation is defined).
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -173,7 +175,8 @@ def compute_top_overlap(
                "overlap": np.nan, "expected_overlap": np.nan, "jaccard": np.nan,
                "spearman": np.nan, "spearman_ci_low": np.nan, "spearman_ci_high": np.nan,
                "p_value": np.nan, "verdict": "insufficient_data"}
-        if n_agents >= min_agents:
+        ranked = el["qa_rank"].nunique() > 1 and el["kpi_rank"].nunique() > 1
+        if n_agents >= min_agents and ranked:
             # Top n by rank; among tied ranks, by agent id (stable, not row order).
             top_qa = set(el.sort_values(["qa_rank", "agent_id"]).head(n)["agent_id"])
             top_kpi = set(el.sort_values(["kpi_rank", "agent_id"]).head(n)["agent_id"])
