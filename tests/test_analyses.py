@@ -164,18 +164,25 @@ def test_unrelated_rankings_are_not_aligned():
     assert out["spearman_ci_low"] < 0 < out["spearman_ci_high"]
 
 
-def test_a_ranking_that_ties_every_agent_is_not_a_verdict(recwarn):
-    # QA scores with no difference between agents: shrinkage ties them all, so the
-    # QA ranking says nothing and no rank correlation exists (scipy would warn, NaN).
+@pytest.mark.parametrize("tied", ["qa_rank", "kpi_rank"])
+def test_a_ranking_that_ties_every_agent_is_not_a_verdict(tied, recwarn):
+    # One measure shows no difference between agents (QA: none beyond chance, so
+    # shrinkage ties them all; CSAT: every agent gets the same answers), so that
+    # ranking says nothing and no rank correlation exists (scipy would warn, NaN).
     rng = np.random.default_rng(12)
     agents = [f"a{i}" for i in range(60)]
-    ev = pd.DataFrame({"agent_id": np.repeat(agents, 10), "qa_score": rng.random(600)})
-    co = pd.DataFrame({"agent_id": np.repeat(agents, 20),
-                       "csat": rng.integers(1, 6, 1200).astype(float)})
+    qa = rng.random(600) if tied == "qa_rank" else \
+        np.repeat(rng.normal(0.7, 0.1, 60), 10) + rng.normal(0, 0.05, 600)
+    csat = np.tile(np.repeat([1.0, 2, 3, 4, 5], 4), 60) if tied == "kpi_rank" else \
+        np.clip(np.round(np.repeat(rng.normal(3.5, 0.6, 60), 20) + rng.normal(0, 0.8, 1200)),
+                1, 5)
+    ev = pd.DataFrame({"agent_id": np.repeat(agents, 10), "qa_score": qa})
+    co = pd.DataFrame({"agent_id": np.repeat(agents, 20), "csat": csat})
     ranked = rank_agents(ev, co, kpi="csat")
-    assert ranked["qa_rank"].nunique() == 1
+    other = "kpi_rank" if tied == "qa_rank" else "qa_rank"
+    assert ranked[tied].nunique() == 1 and ranked[other].nunique() > 30
     out = compute_top_overlap(ranked, kpi="csat", top_n=10, n_boot=300).iloc[0]
-    assert out["verdict"] == "insufficient_data"
+    assert out["verdict"] == "insufficient_data" and out["n_agents"] == 60
     assert out[["overlap", "spearman", "spearman_ci_low", "p_value"]].isna().all()
     assert not [w for w in recwarn if issubclass(w.category, stats.ConstantInputWarning)]
 

@@ -278,6 +278,10 @@ def test_top_n_note_says_why_the_top_is_smaller():
     assert top_n_note(20, 6, 6, what="behaviours") == "Top 20 asked; 6 behaviours have " \
         "enough data, so the top is 6."
     assert "no top is compared" in top_n_note(20, 2, 8, minimum=10)
+    # Enough agents, but they could not be ranked: the note says why, not "only 60".
+    tied = top_n_note(20, 20, 60, minimum=10, enough=False, unranked="all tie on QA score")
+    assert tied == ("Top 20 asked; the 60 agents with enough data all tie on QA score, "
+                    "so no top is compared.")
 
 
 def test_html_copy_has_title_and_alt(tmp_path):

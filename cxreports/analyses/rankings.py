@@ -161,9 +161,11 @@ def compute_top_overlap(
         ``jaccard``, ``spearman``, ``spearman_ci_low``, ``spearman_ci_high``,
         ``p_value`` and ``verdict`` (``aligned`` when the interval is above
         zero, ``not_aligned`` when it is not, ``insufficient_data`` below
-        ``min_agents`` eligible agents, or when either ranking ties every agent:
-        shrinkage pulled all their means to one value, so that measure does not
-        tell these agents apart and no rank correlation is defined).
+        ``min_agents`` eligible agents, or when either ranking ties every agent,
+        so that measure does not tell these agents apart and no rank correlation
+        is defined: their means were equal, or shrinkage pulled them all to the
+        grand mean because the group shows no difference between agents beyond
+        chance; also when no correlation or interval could be computed).
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -185,6 +187,9 @@ def compute_top_overlap(
             rho, p = st.spearmanr(x, y)
             boots = _bootstrap_spearman(x, y, rng.integers(0, n_agents, (n_boot, n_agents)))
             low, high = (np.percentile(boots, [2.5, 97.5]) if len(boots) else (np.nan, np.nan))
+            if np.isnan(rho) or np.isnan(low):  # a NaN interval is not evidence of anything
+                rows.append(row)
+                continue
             row.update(overlap=both, expected_overlap=n * n / n_agents,
                        jaccard=both / len(top_qa | top_kpi), spearman=float(rho),
                        spearman_ci_low=float(low), spearman_ci_high=float(high),

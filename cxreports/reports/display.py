@@ -358,8 +358,12 @@ def show_note(text: str) -> None:
 
 
 def top_n_note(asked: int, shown: int, available: int, *, what: str = "agents",
-               rule: str = "", minimum: int = 0, enough: bool = True) -> str:
+               rule: str = "", minimum: int = 0, enough: bool = True,
+               unranked: str = "cannot be ranked") -> str:
     """The top-N a reader asked for against the one shown, with the reason.
+
+    ``enough`` False with at least ``minimum`` available: those could not be
+    ranked, for the reason ``unranked`` says.
 
     >>> top_n_note(20, 14, 42, rule="a third of them")
     'Top 20 asked; 42 agents have enough data, so the top is 14 (a third of them).'
@@ -367,11 +371,16 @@ def top_n_note(asked: int, shown: int, available: int, *, what: str = "agents",
     'Top 20, of 90 agents with enough data.'
     >>> top_n_note(20, 2, 6, minimum=10)
     'Top 20 asked; only 6 agents have enough data (10 needed), so no top is compared.'
+    >>> top_n_note(20, 20, 60, minimum=10, enough=False, unranked="all tie on QA")
+    'Top 20 asked; the 60 agents with enough data all tie on QA, so no top is compared.'
     """
     shown, available = int(shown), int(available)
-    if available < minimum or not enough:
+    if available < minimum or (not enough and not available):
         needed = f" ({minimum} needed)" if minimum else ""
         return (f"Top {asked} asked; only {available} {what} have enough data{needed}, "
+                "so no top is compared.")
+    if not enough:
+        return (f"Top {asked} asked; the {available} {what} with enough data {unranked}, "
                 "so no top is compared.")
     if shown >= asked:
         return f"Top {asked}, of {available} {what} with enough data."
