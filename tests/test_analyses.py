@@ -147,17 +147,26 @@ def test_top_overlap_aligned_on_planted_data(analysis):
         eligible["qa_rank"].corr(eligible["kpi_rank"], method="spearman"), abs=1e-12)
 
 
-def test_unrelated_rankings_are_not_aligned():
-    # Agents differ in QA and in CSAT, independently of each other.
-    rng = np.random.default_rng(12)
-    agents = [f"a{i}" for i in range(60)]
+_SIXTY = [f"a{i}" for i in range(60)]
+
+
+def _differing_scores(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """QA scores (10 an agent) and CSAT answers (20 an agent) of 60 agents who differ
+    in both, independently of each other."""
     qa_mean, csat_mean = rng.normal(0.7, 0.1, 60), rng.normal(3.5, 0.6, 60)
-    ev = pd.DataFrame({"agent_id": np.repeat(agents, 10),
-                       "qa_score": np.repeat(qa_mean, 10) + rng.normal(0, 0.05, 600)})
-    co = pd.DataFrame({"agent_id": np.repeat(agents, 20),
-                       "csat": np.clip(np.round(np.repeat(csat_mean, 20)
-                                                + rng.normal(0, 0.8, 1200)), 1, 5)})
-    ranked = rank_agents(ev, co, kpi="csat")
+    qa = np.repeat(qa_mean, 10) + rng.normal(0, 0.05, 600)
+    csat = np.clip(np.round(np.repeat(csat_mean, 20) + rng.normal(0, 0.8, 1200)), 1, 5)
+    return qa, csat
+
+
+def _rank_sixty(qa: np.ndarray, csat: np.ndarray) -> pd.DataFrame:
+    return rank_agents(pd.DataFrame({"agent_id": np.repeat(_SIXTY, 10), "qa_score": qa}),
+                       pd.DataFrame({"agent_id": np.repeat(_SIXTY, 20), "csat": csat}),
+                       kpi="csat")
+
+
+def test_unrelated_rankings_are_not_aligned():
+    ranked = _rank_sixty(*_differing_scores(np.random.default_rng(12)))
     assert ranked["qa_rank"].nunique() > 30 and ranked["kpi_rank"].nunique() > 30
     out = compute_top_overlap(ranked, kpi="csat", top_n=10, n_boot=300).iloc[0]
     assert out["verdict"] == "not_aligned"
@@ -169,16 +178,12 @@ def test_a_ranking_that_ties_every_agent_is_not_a_verdict(tied, recwarn):
     # One measure shows no difference between agents (QA: none beyond chance, so
     # shrinkage ties them all; CSAT: every agent gets the same answers), so that
     # ranking says nothing and no rank correlation exists (scipy would warn, NaN).
-    rng = np.random.default_rng(12)
-    agents = [f"a{i}" for i in range(60)]
-    qa = rng.random(600) if tied == "qa_rank" else \
-        np.repeat(rng.normal(0.7, 0.1, 60), 10) + rng.normal(0, 0.05, 600)
-    csat = np.tile(np.repeat([1.0, 2, 3, 4, 5], 4), 60) if tied == "kpi_rank" else \
-        np.clip(np.round(np.repeat(rng.normal(3.5, 0.6, 60), 20) + rng.normal(0, 0.8, 1200)),
-                1, 5)
-    ev = pd.DataFrame({"agent_id": np.repeat(agents, 10), "qa_score": qa})
-    co = pd.DataFrame({"agent_id": np.repeat(agents, 20), "csat": csat})
-    ranked = rank_agents(ev, co, kpi="csat")
+    qa, csat = _differing_scores(np.random.default_rng(12))
+    if tied == "qa_rank":  # a draw whose between-agent variance estimate is 0
+        qa = np.random.default_rng(12).random(600)
+    else:
+        csat = np.tile(np.repeat([1.0, 2, 3, 4, 5], 4), 60)
+    ranked = _rank_sixty(qa, csat)
     other = "kpi_rank" if tied == "qa_rank" else "qa_rank"
     assert ranked[tied].nunique() == 1 and ranked[other].nunique() > 30
     out = compute_top_overlap(ranked, kpi="csat", top_n=10, n_boot=300).iloc[0]
